@@ -1,0 +1,403 @@
+//! The pure editor for `/etc/docker/daemon.json`: old text in, new text out,
+//! with the smallest possible edit.
+//!
+//! dockerd reads strict JSON (no comments, no trailing commas), accepts a
+//! UTF-8 BOM (>= 23.0) and duplicate keys (last wins), and rejects wrong
+//! types (`"experimental": "true"`). When the key is added only the new
+//! member and the comma after the previous one appear; when `false` is
+//! flipped only that value changes.
+
+use jsonc_parser::ast::{Object, ObjectProp, Value as Ast};
+use jsonc_parser::common::Ranged;
+use jsonc_parser::{CollectOptions, ParseOptions};
+
+const KEY: &str = "experimental";
+const BOM: char = '\u{feff}';
+
+/// What the daemon.json step knows about the live daemon.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonInputs {
+    /// dockerd already runs with `--experimental`: the key must not be in the
+    /// file too, or dockerd refuses to start.
+    pub experimental_flag: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {cause}")]
+pub struct JsonError {
+    pub line: usize,
+    pub column: usize,
+    pub cause: String,
+    /// What a confirmed repair would do; None when only a person can fix it.
+    pub repair: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub text: String,
+    pub notes: Vec<String>,
+}
+
+fn line_col(text: &str, byte: usize) -> (usize, usize) {
+    let before = &text[..byte.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+/// Parse strictly, the way dockerd does, with a message that says what to fix.
+fn strict_parse(body: &str) -> Result<serde_json::Value, JsonError> {
+    serde_json::from_str::<serde_json::Value>(body).map_err(|e| {
+        let (line, column) = (e.line(), e.column());
+        let at = body
+            .lines()
+            .nth(line.saturating_sub(1))
+            .and_then(|l| l.get(column.saturating_sub(1)..))
+            .unwrap_or("");
+        let msg = e.to_string();
+        let hint = if at.starts_with("//") || at.starts_with("/*") {
+            "comments are not allowed in daemon.json (dockerd reads strict JSON)".to_string()
+        } else if msg.starts_with("trailing comma") {
+            "trailing comma: dockerd reads strict JSON, remove the comma before the closing bracket"
+                .to_string()
+        } else if e.is_eof() {
+            "the file ends in the middle of the JSON (truncated?)".to_string()
+        } else {
+            let m = msg.rsplit_once(" at line").map_or(msg.as_str(), |(m, _)| m);
+            format!("invalid JSON: {m}")
+        };
+        JsonError {
+            line,
+            column,
+            cause: hint,
+            repair: None,
+        }
+    })
+}
+
+fn props_named<'a, 'b>(obj: &'b Object<'a>) -> Vec<&'b ObjectProp<'a>> {
+    obj.properties
+        .iter()
+        .filter(|p| p.name.as_str() == KEY)
+        .collect()
+}
+
+/// Ensure `"experimental": true` is in effect (or, with the flag set, that the
+/// file does not set the key at all).
+pub fn ensure_experimental(
+    text: &str,
+    inputs: &DaemonInputs,
+    repair: bool,
+) -> Result<Edit, JsonError> {
+    let bom = text.starts_with(BOM);
+    let body = text.strip_prefix(BOM).unwrap_or(text);
+    let unchanged = || Edit {
+        text: text.to_string(),
+        notes: vec![],
+    };
+    if body.trim().is_empty() {
+        if inputs.experimental_flag {
+            return Ok(unchanged());
+        }
+        let mut out = String::new();
+        if bom {
+            out.push(BOM);
+        }
+        out.push_str("{\n  \"experimental\": true\n}\n");
+        let note = if text.is_empty() {
+            "created with \"experimental\": true"
+        } else {
+            "the file was empty: wrote {\"experimental\": true}"
+        };
+        return Ok(Edit {
+            text: out,
+            notes: vec![note.into()],
+        });
+    }
+    let value = strict_parse(body)?;
+    if !value.is_object() {
+        return Err(JsonError {
+            line: 1,
+            column: 1,
+            cause: "the top level of daemon.json must be a JSON object `{...}`".into(),
+            repair: None,
+        });
+    }
+    let strict = ParseOptions {
+        allow_comments: false,
+        allow_loose_object_property_names: false,
+        allow_trailing_commas: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    };
+    let ast = jsonc_parser::parse_to_ast(body, &CollectOptions::default(), &strict).map_err(
+        |e| {
+            let (line, column) = line_col(body, e.range().start);
+            JsonError {
+                line,
+                column,
+                cause: format!("invalid JSON: {}", e.kind()),
+                repair: None,
+            }
+        },
+    )?;
+    let Some(Ast::Object(obj)) = ast.value else {
+        unreachable!("serde_json said this is an object");
+    };
+    let found = props_named(&obj);
+    let mut edits: Vec<(usize, usize, String)> = Vec::new(); // byte ranges in body
+    let mut notes = Vec::new();
+    let at = |p: &ObjectProp| line_col(body, p.range.start);
+
+    if inputs.experimental_flag {
+        if found.is_empty() {
+            return Ok(unchanged());
+        }
+        let (line, column) = at(found[0]);
+        if !repair {
+            return Err(JsonError {
+                line,
+                column,
+                cause: "dockerd already runs with the --experimental flag; with the key in daemon.json too it refuses to start (`specified both as a flag and in the configuration file`)".into(),
+                repair: Some("remove \"experimental\" from daemon.json (the flag keeps it on)".into()),
+            });
+        }
+        for p in &found {
+            edits.push(removal(&obj, p));
+        }
+        notes.push("removed \"experimental\": the --experimental flag already turns it on".into());
+    } else if found.len() > 1 {
+        let (line, column) = at(found[1]);
+        if !repair {
+            return Err(JsonError {
+                line,
+                column,
+                cause: format!(
+                    "\"experimental\" is set {} times; dockerd takes the last one, which is easy to misread",
+                    found.len()
+                ),
+                repair: Some("keep one \"experimental\": true and remove the others".into()),
+            });
+        }
+        let last = found[found.len() - 1];
+        for p in &found[..found.len() - 1] {
+            edits.push(removal(&obj, p));
+        }
+        if last.value.as_boolean_lit().map(|b| b.value) != Some(true) {
+            let r = last.value.range();
+            edits.push((r.start, r.end, "true".into()));
+        }
+        notes.push(format!(
+            "removed {} duplicate \"experimental\" keys, the remaining one is true",
+            found.len() - 1
+        ));
+    } else if let Some(p) = found.first() {
+        match &p.value {
+            Ast::BooleanLit(b) if b.value => return Ok(unchanged()),
+            Ast::BooleanLit(b) => {
+                edits.push((b.range.start, b.range.end, "true".into()));
+                notes.push("\"experimental\": false -> true".into());
+            }
+            other => {
+                let r = other.range();
+                let (line, column) = at(p);
+                let shown = &body[r.start..r.end];
+                if !repair {
+                    return Err(JsonError {
+                        line,
+                        column,
+                        cause: format!(
+                            "\"experimental\" is {shown}, not a boolean: dockerd refuses to start (`cannot unmarshal ... of type bool`)"
+                        ),
+                        repair: Some(format!("replace {shown} with true")),
+                    });
+                }
+                edits.push((r.start, r.end, "true".into()));
+                notes.push(format!("\"experimental\": {shown} -> true"));
+            }
+        }
+    } else {
+        edits.push(insertion(body, &obj));
+        notes.push("added \"experimental\": true".into());
+    }
+
+    let mut out = body.to_string();
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+    for (s, e, with) in edits {
+        out.replace_range(s..e, &with);
+    }
+    if bom {
+        out.insert(0, BOM);
+    }
+    Ok(Edit { text: out, notes })
+}
+
+/// The edit that adds the key after the last member, in the file's own style.
+fn insertion(body: &str, obj: &Object) -> (usize, usize, String) {
+    let Some(last) = obj.properties.last() else {
+        let (s, e) = (obj.range.start + 1, obj.range.end - 1);
+        let inner = &body[s..e];
+        let with = if inner.contains('\n') {
+            "\n  \"experimental\": true\n".to_string()
+        } else {
+            "\"experimental\": true".to_string()
+        };
+        return (s, e, with);
+    };
+    // Whitespace before the last member: its newline and indentation.
+    let prev_end = obj
+        .properties
+        .iter()
+        .rev()
+        .nth(1)
+        .map_or(obj.range.start + 1, |p| p.range.end);
+    let between = &body[prev_end..last.range.start];
+    let ws = between.rsplit(',').next().unwrap_or_default();
+    let sep = &body[last.name.range().end..last.value.range().start];
+    let sep = if sep.trim() == ":" { sep } else { ": " };
+    let lead = match ws.rfind('\n') {
+        Some(i) => &ws[i..],
+        // A one-member, one-line object: follow the spacing after its colon.
+        None if obj.properties.len() == 1 && sep.ends_with(' ') => " ",
+        None => ws,
+    };
+    let at = last.range.end;
+    (at, at, format!(",{lead}\"{KEY}\"{sep}true"))
+}
+
+/// The edit that removes one member with its comma and line.
+fn removal(obj: &Object, p: &ObjectProp) -> (usize, usize, String) {
+    let props = &obj.properties;
+    let i = props
+        .iter()
+        .position(|q| std::ptr::eq(q, p))
+        .expect("member of obj");
+    if i + 1 < props.len() {
+        (p.range.start, props[i + 1].range.start, String::new())
+    } else if i > 0 {
+        (props[i - 1].range.end, p.range.end, String::new())
+    } else {
+        (obj.range.start + 1, obj.range.end - 1, String::new())
+    }
+}
+
+/// Whether `text` turns experimental on (used to validate what is written).
+pub fn experimental_value(text: &str) -> Result<Option<serde_json::Value>, JsonError> {
+    let body = text.strip_prefix(BOM).unwrap_or(text);
+    if body.trim().is_empty() {
+        return Ok(None);
+    }
+    let v = strict_parse(body)?;
+    Ok(v.get(KEY).cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on(text: &str) -> Edit {
+        ensure_experimental(text, &DaemonInputs::default(), false).unwrap()
+    }
+
+    #[test]
+    fn adds_key_in_the_files_style() {
+        assert_eq!(
+            on("{\n    \"log-driver\": \"journald\"\n}\n").text,
+            "{\n    \"log-driver\": \"journald\",\n    \"experimental\": true\n}\n"
+        );
+        assert_eq!(
+            on("{\"a\":1,\"b\":{\"c\":[1,2]}}").text,
+            "{\"a\":1,\"b\":{\"c\":[1,2]},\"experimental\":true}"
+        );
+        assert_eq!(
+            on("{\n\t\"a\" : 1\n}").text,
+            "{\n\t\"a\" : 1,\n\t\"experimental\" : true\n}"
+        );
+        assert_eq!(on("{}").text, "{\"experimental\": true}");
+        assert_eq!(on("{\n}\n").text, "{\n  \"experimental\": true\n}\n");
+    }
+
+    #[test]
+    fn flips_false_only() {
+        let t = "{\n  \"experimental\" :false, \"x\": \"é\"\n}";
+        assert_eq!(on(t).text, "{\n  \"experimental\" :true, \"x\": \"é\"\n}");
+    }
+
+    #[test]
+    fn true_is_untouched() {
+        let t = "\u{feff}{ \"experimental\": true }";
+        let e = on(t);
+        assert_eq!(e.text, t);
+        assert!(e.notes.is_empty());
+    }
+
+    #[test]
+    fn empty_and_whitespace_files() {
+        assert_eq!(on("").text, "{\n  \"experimental\": true\n}\n");
+        assert_eq!(on("  \n").text, "{\n  \"experimental\": true\n}\n");
+        assert!(on("\u{feff}").text.starts_with('\u{feff}'));
+    }
+
+    #[test]
+    fn bom_is_kept() {
+        let e = on("\u{feff}{\"a\": 1}");
+        assert_eq!(e.text, "\u{feff}{\"a\": 1, \"experimental\": true}");
+    }
+
+    #[test]
+    fn bad_input_errors() {
+        for (t, line, needle, repairable) in [
+            ("{\n  // c\n  \"a\": 1\n}", 2, "comments", false),
+            ("{\n  \"a\": 1,\n}", 3, "trailing comma", false),
+            ("[1]", 1, "object", false),
+            ("{\"a\": ", 1, "truncated", false),
+            ("{\"experimental\": \"true\"}", 1, "not a boolean", true),
+            (
+                "{\"experimental\": false,\n\"experimental\": true}",
+                2,
+                "2 times",
+                true,
+            ),
+        ] {
+            let err = ensure_experimental(t, &DaemonInputs::default(), false).unwrap_err();
+            assert_eq!(err.line, line, "{t}");
+            assert!(err.cause.contains(needle), "{t}: {}", err.cause);
+            assert_eq!(err.repair.is_some(), repairable, "{t}");
+        }
+    }
+
+    #[test]
+    fn repairs() {
+        let r = |t| {
+            ensure_experimental(t, &DaemonInputs::default(), true)
+                .unwrap()
+                .text
+        };
+        assert_eq!(r("{\"experimental\": \"true\"}"), "{\"experimental\": true}");
+        assert_eq!(
+            r("{\n  \"experimental\": false,\n  \"a\": 1,\n  \"experimental\": false\n}"),
+            "{\n  \"a\": 1,\n  \"experimental\": true\n}"
+        );
+        assert_eq!(
+            r("{\n  \"a\": 1,\n  \"experimental\": true,\n  \"experimental\": 1\n}"),
+            "{\n  \"a\": 1,\n  \"experimental\": true\n}"
+        );
+    }
+
+    #[test]
+    fn flag_set_leaves_file_alone_or_refuses() {
+        let flag = DaemonInputs {
+            experimental_flag: true,
+        };
+        let e = ensure_experimental("{\"a\": 1}", &flag, false).unwrap();
+        assert!(e.notes.is_empty());
+        assert!(ensure_experimental("{\"experimental\": true}", &flag, false).is_err());
+        let e = ensure_experimental("{\"a\": 1, \"experimental\": true}", &flag, true).unwrap();
+        assert_eq!(e.text, "{\"a\": 1}");
+    }
+}

@@ -1,0 +1,11 @@
+//! dockpoint: make a Linux host ready for Docker checkpoint/restore (CRIU),
+//! and say exactly what is wrong when it is not.
+
+pub mod cli;
+pub mod daemon_json;
+pub mod distro;
+pub mod fsio;
+pub mod host;
+pub mod runc_conf;
+pub mod setup;
+pub mod ui;

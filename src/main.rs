@@ -1,0 +1,10 @@
+use clap::Parser;
+use dockpoint::cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match &cli.command {
+        Command::Setup(args) => dockpoint::setup::run(args),
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,266 @@
+//! `dockpoint setup`: a desired-state engine. Plan every step from the host
+//! as it is, show the plan with a diff per file, confirm once, apply, report.
+
+mod steps;
+
+pub use steps::{DAEMON_JSON, RUNC_CONF, STEPS};
+
+use crate::cli::{Format, SetupArgs};
+use crate::daemon_json::DaemonInputs;
+use crate::distro::{self, Distro, Family};
+use crate::fsio;
+use crate::host::{Host, SystemRunner, Term};
+use crate::runc_conf::CriuOption;
+use crate::ui;
+use anyhow::Result;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Exit codes, the contract scripts gate on.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+    Manual,
+}
+
+/// A write the engine will do when the step is applied.
+#[derive(Debug, Clone)]
+pub struct PendingWrite {
+    pub path: PathBuf,
+    pub new: Vec<u8>,
+    pub validate: fn(&[u8], &Options) -> Result<()>,
+}
+
+/// One step of the plan, and after applying, of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStep {
+    pub id: &'static str,
+    pub status: Status,
+    pub path: Option<String>,
+    pub diff: Option<String>,
+    pub backup: Option<String>,
+    pub message: String,
+    #[serde(skip)]
+    pub repair: Option<String>,
+    #[serde(skip)]
+    pub write: Option<PendingWrite>,
+}
+
+impl PlannedStep {
+    pub fn new(id: &'static str) -> Self {
+        PlannedStep {
+            id,
+            status: Status::Ok,
+            path: None,
+            diff: None,
+            backup: None,
+            message: String::new(),
+            repair: None,
+            write: None,
+        }
+    }
+
+    pub fn failed(mut self, message: String) -> Self {
+        self.status = Status::Failed;
+        self.message = message;
+        self
+    }
+}
+
+/// Everything the planners need besides the host.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub criu_options: Vec<CriuOption>,
+    pub repair_runc: bool,
+    pub repair_daemon: bool,
+    pub no_install: bool,
+    pub no_restart: bool,
+    pub daemon: DaemonInputs,
+    pub distro_family: Family,
+}
+
+impl Options {
+    /// The runc.conf options: always `tcp-established`, then the extra ones.
+    pub fn runc_options(&self) -> Vec<CriuOption> {
+        let mut v = vec![CriuOption::flag("tcp-established")];
+        v.extend(self.criu_options.iter().cloned());
+        v
+    }
+}
+
+/// The plan: each step planned in order (later steps see earlier ones).
+pub fn plan(host: &Host, opts: &Options) -> Vec<PlannedStep> {
+    let mut out: Vec<PlannedStep> = Vec::new();
+    for def in STEPS {
+        let step = (def.plan)(host, opts, &out);
+        out.push(step);
+    }
+    out
+}
+
+/// Apply the planned writes; a failing step does not stop the others.
+pub fn apply(steps: &mut [PlannedStep], opts: &Options) {
+    for s in steps.iter_mut() {
+        let Some(w) = s.write.take() else { continue };
+        let validate = |b: &[u8]| (w.validate)(b, opts);
+        match fsio::write_atomic(&w.path, &w.new, &validate) {
+            Ok(backup) => s.backup = backup.map(|b| b.display().to_string()),
+            Err(e) => {
+                s.status = Status::Failed;
+                s.message = format!("{e:#}");
+            }
+        }
+    }
+}
+
+pub fn unified_diff(path: &str, existed: bool, old: &str, new: &str) -> String {
+    let from = if existed {
+        format!("a{path}")
+    } else {
+        "/dev/null".into()
+    };
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&from, &format!("b{path}"))
+        .to_string()
+}
+
+#[derive(Serialize)]
+struct JsonHost<'a> {
+    distro: &'a Distro,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    format_version: u32,
+    dry_run: bool,
+    changed: bool,
+    host: JsonHost<'a>,
+    steps: &'a [PlannedStep],
+}
+
+/// What the operator chose at the prompt.
+pub enum Choice {
+    Proceed,
+    Cancel,
+}
+
+/// `dockpoint setup`. Returns the exit code.
+pub fn run(args: &SetupArgs) -> i32 {
+    let criu_options = match steps::parse_criu_options(&args.criu_option) {
+        Ok(o) => o,
+        Err(e) => {
+            ui::error(&format!("--criu-option: {e}"));
+            return EXIT_USAGE;
+        }
+    };
+    if let Some(root) = &args.root {
+        if !root.is_dir() {
+            ui::error(&format!(
+                "--root {}: not a directory (give the directory to treat as the host's /)",
+                root.display()
+            ));
+            return EXIT_USAGE;
+        }
+    } else if !args.dry_run && !nix::unistd::geteuid().is_root() {
+        ui::error("dockpoint setup changes files in /etc and restarts docker: run it as root (sudo dockpoint setup), or see the plan first with --dry-run");
+        return EXIT_USAGE;
+    }
+    let term = Term::detect();
+    if !args.yes && !args.dry_run && !term.interactive {
+        ui::error("no terminal to ask for confirmation on: re-run with --yes to take the defaults (or --dry-run to only see the plan)");
+        return EXIT_USAGE;
+    }
+    let host = Host::new(args.root.clone(), Box::new(SystemRunner), term);
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match fsio::SetupLock::acquire(&host.root, std::time::Duration::from_secs(120), &|| {
+            ui::info("waiting for another dockpoint setup to finish...")
+        }) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                ui::error(&format!("{e:#}"));
+                return EXIT_FAILED;
+            }
+        }
+    };
+    let json = args.format == Format::Json;
+    let distro = distro::detect(&host.root);
+    let mut opts = Options {
+        criu_options,
+        repair_runc: args.repair,
+        repair_daemon: args.repair,
+        no_install: args.no_install,
+        no_restart: args.no_restart,
+        daemon: DaemonInputs::default(),
+        distro_family: distro.family,
+    };
+    let interactive = !args.yes && !args.dry_run;
+    ui::out(json, &format!("Host: {}", distro.describe()));
+    if let Some(root) = &args.root {
+        ui::out(json, &format!("Root: {} (files only; live steps skipped)", root.display()));
+    }
+    if interactive {
+        ui::offer_bela_options(&mut opts);
+    }
+    let mut planned = plan(&host, &opts);
+    if interactive && ui::ask_repairs(&planned, &mut opts) {
+        planned = plan(&host, &opts);
+    }
+    ui::print_plan(json, &planned, args.dry_run);
+    let will_change = planned.iter().any(|s| s.status == Status::Changed);
+    if !args.dry_run && will_change {
+        let choice = if interactive {
+            ui::confirm(&mut planned)
+        } else {
+            Choice::Proceed
+        };
+        if let Choice::Cancel = choice {
+            for s in planned.iter_mut().filter(|s| s.write.is_some()) {
+                s.write = None;
+                s.status = Status::Skipped;
+                s.diff = None;
+                s.message = "cancelled by the operator; nothing was changed".into();
+            }
+            ui::out(json, "Cancelled: nothing was changed.");
+            finish(json, args.dry_run, &distro, &planned);
+            return EXIT_FAILED;
+        }
+        apply(&mut planned, &opts);
+    }
+    finish(json, args.dry_run, &distro, &planned)
+}
+
+fn finish(json: bool, dry_run: bool, distro: &Distro, steps: &[PlannedStep]) -> i32 {
+    let changed = steps.iter().any(|s| s.status == Status::Changed);
+    if json {
+        let report = JsonReport {
+            format_version: 1,
+            dry_run,
+            changed,
+            host: JsonHost { distro },
+            steps,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serialises")
+        );
+    } else {
+        ui::print_result(steps, dry_run);
+    }
+    if steps.iter().any(|s| s.status == Status::Failed) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}

@@ -1,0 +1,217 @@
+//! Terminal output and prompts. Human output goes to stdout; with
+//! `--format json` stdout carries only the JSON and everything else goes to
+//! stderr. Prompts are always on stderr (dialoguer).
+
+use crate::runc_conf::CriuOption;
+use crate::setup::{Choice, Options, PlannedStep, Status};
+use console::style;
+use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
+
+pub fn error(msg: &str) {
+    eprintln!("{} {msg}", style("error:").red().bold());
+}
+
+pub fn info(msg: &str) {
+    eprintln!("{msg}");
+}
+
+/// A line of human output: stdout, or stderr when stdout carries JSON.
+pub fn out(json: bool, msg: &str) {
+    if json {
+        eprintln!("{msg}");
+    } else {
+        println!("{msg}");
+    }
+}
+
+fn symbol(status: Status) -> console::StyledObject<&'static str> {
+    match status {
+        Status::Ok => style("✓").green(),
+        Status::Changed => style("~").yellow(),
+        Status::Skipped => style("-").dim(),
+        Status::Manual => style("!").yellow(),
+        Status::Failed => style("✗").red(),
+    }
+}
+
+fn status_word(status: Status, dry_run: bool) -> &'static str {
+    match (status, dry_run) {
+        (Status::Ok, _) => "ok",
+        (Status::Changed, true) => "would change",
+        (Status::Changed, false) => "changed",
+        (Status::Skipped, _) => "skipped",
+        (Status::Manual, _) => "manual",
+        (Status::Failed, _) => "failed",
+    }
+}
+
+fn colour_diff(diff: &str) -> String {
+    diff.lines()
+        .map(|l| {
+            if l.starts_with("+++") || l.starts_with("---") {
+                style(l).bold().to_string()
+            } else if l.starts_with('+') {
+                style(l).green().to_string()
+            } else if l.starts_with('-') {
+                style(l).red().to_string()
+            } else if l.starts_with("@@") {
+                style(l).cyan().to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn step_line(s: &PlannedStep, status: &str) -> String {
+    let path = s.path.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
+    format!(
+        "{} {:<15}{}{}\n    {}",
+        symbol(s.status),
+        s.id,
+        style(status).bold(),
+        path,
+        s.message
+    )
+}
+
+/// The plan, before anything is changed.
+pub fn print_plan(json: bool, steps: &[PlannedStep], dry_run: bool) {
+    out(json, if dry_run { "\nPlan (dry run, nothing will be changed):" } else { "\nPlan:" });
+    for s in steps {
+        let word = match s.status {
+            Status::Changed => "will change",
+            other => status_word(other, dry_run),
+        };
+        out(json, &step_line(s, word));
+        if let Some(d) = &s.diff {
+            out(json, &colour_diff(d));
+        }
+    }
+}
+
+/// The outcome, after applying.
+pub fn print_result(steps: &[PlannedStep], dry_run: bool) {
+    println!("\n{}", if dry_run { "Dry run: nothing was changed." } else { "Result:" });
+    if !dry_run {
+        for s in steps {
+            println!("{}", step_line(s, status_word(s.status, dry_run)));
+            if let Some(b) = &s.backup {
+                println!("    backup: {b}");
+            }
+        }
+    }
+    let count = |st| steps.iter().filter(|s| s.status == st).count();
+    println!(
+        "{} {}, {} ok, {} manual, {} skipped, {} failed",
+        if dry_run { "Would change:" } else { "Changed:" },
+        count(Status::Changed),
+        count(Status::Ok),
+        count(Status::Manual),
+        count(Status::Skipped),
+        count(Status::Failed),
+    );
+}
+
+fn theme() -> Box<dyn Theme> {
+    if console::colors_enabled_stderr() {
+        Box::new(ColorfulTheme::default())
+    } else {
+        Box::new(SimpleTheme)
+    }
+}
+
+/// Extra runc.conf options worth having for a JVM like BELA, with why.
+const BELA_OPTIONS: &[(&str, &str)] = &[
+    (
+        "skip-in-flight",
+        "half-open connections on a listening socket would otherwise fail the checkpoint",
+    ),
+    (
+        "ghost-limit 100M",
+        "JVMs extract JNI libraries to /tmp and delete them; CRIU's default limit for such files is 1 MiB",
+    ),
+];
+
+/// Offer the BELA options (default: none).
+pub fn offer_bela_options(opts: &mut Options) {
+    let items: Vec<(CriuOption, String)> = BELA_OPTIONS
+        .iter()
+        .filter_map(|(spec, why)| {
+            let o = CriuOption::parse(spec).ok()?;
+            (!opts.criu_options.iter().any(|c| c.name == o.name))
+                .then(|| (o, format!("{spec:<18} {why}")))
+        })
+        .collect();
+    if items.is_empty() {
+        return;
+    }
+    let labels: Vec<&str> = items.iter().map(|(_, l)| l.as_str()).collect();
+    let picked = dialoguer::MultiSelect::with_theme(&*theme())
+        .with_prompt("Also add these CRIU options to runc.conf? (space toggles, enter accepts; none by default)")
+        .items(&labels)
+        .interact_opt();
+    if let Ok(Some(idx)) = picked {
+        for i in idx {
+            opts.criu_options.push(items[i].0.clone());
+        }
+    }
+}
+
+/// Ask, step by step, whether to repair a file dockpoint refused to edit.
+/// Returns true when any repair was accepted (the plan must be redone).
+pub fn ask_repairs(steps: &[PlannedStep], opts: &mut Options) -> bool {
+    let mut any = false;
+    for s in steps.iter().filter(|s| s.status == Status::Failed) {
+        let Some(repair) = &s.repair else { continue };
+        eprintln!("{} {}: {}", symbol(Status::Failed), s.id, s.message);
+        let yes = dialoguer::Confirm::with_theme(&*theme())
+            .with_prompt(format!("Repair it: {repair}?"))
+            .default(false)
+            .interact_opt()
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+        if yes {
+            any = true;
+            match s.id {
+                "runc-conf" => opts.repair_runc = true,
+                "daemon-json" => opts.repair_daemon = true,
+                _ => {}
+            }
+        }
+    }
+    any
+}
+
+/// Ask once: proceed, review each step, or cancel.
+pub fn confirm(steps: &mut [PlannedStep]) -> Choice {
+    let pick = dialoguer::Select::with_theme(&*theme())
+        .with_prompt("Apply these changes?")
+        .items(["Proceed", "Review each step", "Cancel"])
+        .default(0)
+        .interact_opt();
+    match pick {
+        Ok(Some(0)) => Choice::Proceed,
+        Ok(Some(1)) => {
+            for s in steps.iter_mut().filter(|s| s.write.is_some()) {
+                let yes = dialoguer::Confirm::with_theme(&*theme())
+                    .with_prompt(format!("Apply {} ({})?", s.id, s.message))
+                    .default(true)
+                    .interact_opt()
+                    .ok()
+                    .flatten()
+                    .unwrap_or(false);
+                if !yes {
+                    s.write = None;
+                    s.status = Status::Skipped;
+                    s.diff = None;
+                    s.message = "declined by the operator; left unchanged".into();
+                }
+            }
+            Choice::Proceed
+        }
+        _ => Choice::Cancel,
+    }
+}
