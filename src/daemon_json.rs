@@ -11,6 +11,8 @@ use jsonc_parser::ast::{Object, ObjectProp, Value as Ast};
 use jsonc_parser::common::Ranged;
 use jsonc_parser::{CollectOptions, ParseOptions};
 
+pub use crate::edit::{Edit, EditError as JsonError};
+
 const KEY: &str = "experimental";
 const BOM: char = '\u{feff}';
 
@@ -20,22 +22,6 @@ pub struct DaemonInputs {
     /// dockerd already runs with `--experimental`: the key must not be in the
     /// file too, or dockerd refuses to start.
     pub experimental_flag: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}, column {column}: {cause}")]
-pub struct JsonError {
-    pub line: usize,
-    pub column: usize,
-    pub cause: String,
-    /// What a confirmed repair would do; None when only a person can fix it.
-    pub repair: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edit {
-    pub text: String,
-    pub notes: Vec<String>,
 }
 
 fn line_col(text: &str, byte: usize) -> (usize, usize) {
@@ -68,7 +54,7 @@ fn strict_parse(body: &str) -> Result<serde_json::Value, JsonError> {
         };
         JsonError {
             line,
-            column,
+            column: Some(column),
             cause: hint,
             repair: None,
         }
@@ -118,7 +104,7 @@ pub fn ensure_experimental(
     if !value.is_object() {
         return Err(JsonError {
             line: 1,
-            column: 1,
+            column: Some(1),
             cause: "the top level of daemon.json must be a JSON object `{...}`".into(),
             repair: None,
         });
@@ -135,17 +121,16 @@ pub fn ensure_experimental(
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
     };
-    let ast = jsonc_parser::parse_to_ast(body, &CollectOptions::default(), &strict).map_err(
-        |e| {
+    let ast =
+        jsonc_parser::parse_to_ast(body, &CollectOptions::default(), &strict).map_err(|e| {
             let (line, column) = line_col(body, e.range().start);
             JsonError {
                 line,
-                column,
+                column: Some(column),
                 cause: format!("invalid JSON: {}", e.kind()),
                 repair: None,
             }
-        },
-    )?;
+        })?;
     let Some(Ast::Object(obj)) = ast.value else {
         unreachable!("serde_json said this is an object");
     };
@@ -162,7 +147,7 @@ pub fn ensure_experimental(
         if !repair {
             return Err(JsonError {
                 line,
-                column,
+                column: Some(column),
                 cause: "dockerd already runs with the --experimental flag; with the key in daemon.json too it refuses to start (`specified both as a flag and in the configuration file`)".into(),
                 repair: Some("remove \"experimental\" from daemon.json (the flag keeps it on)".into()),
             });
@@ -176,7 +161,7 @@ pub fn ensure_experimental(
         if !repair {
             return Err(JsonError {
                 line,
-                column,
+                column: Some(column),
                 cause: format!(
                     "\"experimental\" is set {} times; dockerd takes the last one, which is easy to misread",
                     found.len()
@@ -210,7 +195,7 @@ pub fn ensure_experimental(
                 if !repair {
                     return Err(JsonError {
                         line,
-                        column,
+                        column: Some(column),
                         cause: format!(
                             "\"experimental\" is {shown}, not a boolean: dockerd refuses to start (`cannot unmarshal ... of type bool`)"
                         ),
@@ -378,7 +363,10 @@ mod tests {
                 .unwrap()
                 .text
         };
-        assert_eq!(r("{\"experimental\": \"true\"}"), "{\"experimental\": true}");
+        assert_eq!(
+            r("{\"experimental\": \"true\"}"),
+            "{\"experimental\": true}"
+        );
         assert_eq!(
             r("{\n  \"experimental\": false,\n  \"a\": 1,\n  \"experimental\": false\n}"),
             "{\n  \"a\": 1,\n  \"experimental\": true\n}"

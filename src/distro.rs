@@ -180,7 +180,9 @@ mod tests {
 
     #[test]
     fn debian_has_no_id_like() {
-        let x = d("PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nID=debian\nVERSION_ID=\"13\"\nVERSION_CODENAME=trixie\n");
+        let x = d(
+            "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nID=debian\nVERSION_ID=\"13\"\nVERSION_CODENAME=trixie\n",
+        );
         assert_eq!(x.id, "debian");
         assert_eq!(x.version_id.as_deref(), Some("13"));
         assert_eq!(x.codename.as_deref(), Some("trixie"));
@@ -189,7 +191,9 @@ mod tests {
 
     #[test]
     fn mint_uses_ubuntu_codename() {
-        let x = d("ID=linuxmint\nID_LIKE=\"ubuntu debian\"\nVERSION_CODENAME=wilma\nUBUNTU_CODENAME=noble\n");
+        let x = d(
+            "ID=linuxmint\nID_LIKE=\"ubuntu debian\"\nVERSION_CODENAME=wilma\nUBUNTU_CODENAME=noble\n",
+        );
         assert_eq!(x.family, Family::Debian);
         assert_eq!(x.codename.as_deref(), Some("wilma"));
         assert_eq!(x.ubuntu_codename.as_deref(), Some("noble"));
@@ -199,7 +203,10 @@ mod tests {
     fn families_by_id_and_id_like() {
         for (text, fam) in [
             ("ID=fedora\nVERSION_CODENAME=\"\"\n", Family::Fedora),
-            ("ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n", Family::Fedora),
+            (
+                "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n",
+                Family::Fedora,
+            ),
             ("ID=\"amzn\"\nID_LIKE=\"fedora\"\n", Family::Fedora),
             (
                 "ID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"\n",

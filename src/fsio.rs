@@ -14,7 +14,8 @@ pub fn resolve_in_root(root: &Path, path: &Path) -> Result<PathBuf> {
     for _ in 0..40 {
         match fs::symlink_metadata(&p) {
             Ok(m) if m.file_type().is_symlink() => {
-                let target = fs::read_link(&p).with_context(|| format!("reading link {}", p.display()))?;
+                let target =
+                    fs::read_link(&p).with_context(|| format!("reading link {}", p.display()))?;
                 p = if target.is_absolute() {
                     root.join(target.strip_prefix("/").unwrap_or(&target))
                 } else {
@@ -38,7 +39,9 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
 
 /// A path next to `path` for its backup: `<file>.dockpoint-<UTC time>.bak`.
 fn backup_path(path: &Path) -> PathBuf {
-    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
     let base = format!("{}.dockpoint-{stamp}", path.display());
     let mut candidate = PathBuf::from(format!("{base}.bak"));
     let mut n = 1;
@@ -107,8 +110,9 @@ pub fn write_atomic(
         let backup = match &old_meta {
             Some(_) => {
                 let b = backup_path(path);
-                fs::copy(path, &b)
-                    .with_context(|| format!("cannot back up {} to {}", path.display(), b.display()))?;
+                fs::copy(path, &b).with_context(|| {
+                    format!("cannot back up {} to {}", path.display(), b.display())
+                })?;
                 fs::File::open(&b)?.sync_all()?;
                 Some(b)
             }
@@ -140,7 +144,8 @@ impl SetupLock {
         fs::create_dir_all(&etc).with_context(|| format!("cannot create {}", etc.display()))?;
         let deadline = std::time::Instant::now() + wait;
         let mut told = false;
-        let mut file = fs::File::open(&etc).with_context(|| format!("cannot open {}", etc.display()))?;
+        let mut file =
+            fs::File::open(&etc).with_context(|| format!("cannot open {}", etc.display()))?;
         loop {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(fd) => return Ok(SetupLock { _fd: fd }),
@@ -159,7 +164,9 @@ impl SetupLock {
                     file = f;
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-                Err((_, e)) => return Err(e).with_context(|| format!("cannot lock {}", etc.display())),
+                Err((_, e)) => {
+                    return Err(e).with_context(|| format!("cannot lock {}", etc.display()));
+                }
             }
         }
     }
@@ -200,7 +207,8 @@ mod tests {
         let root = d.path();
         fs::create_dir_all(root.join("etc/docker")).unwrap();
         fs::create_dir_all(root.join("srv")).unwrap();
-        std::os::unix::fs::symlink("/srv/daemon.json", root.join("etc/docker/daemon.json")).unwrap();
+        std::os::unix::fs::symlink("/srv/daemon.json", root.join("etc/docker/daemon.json"))
+            .unwrap();
         let r = resolve_in_root(root, &root.join("etc/docker/daemon.json")).unwrap();
         assert_eq!(r, root.join("srv/daemon.json"));
     }

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod daemon_json;
 pub mod distro;
+pub mod edit;
 pub mod fsio;
 pub mod host;
 pub mod runc_conf;

@@ -7,6 +7,7 @@
 //! checkpoint and restore on the host fails) on a line with leading dashes,
 //! an unknown option, CRLF line endings or an unclosed quote.
 
+pub use crate::edit::{Edit, EditError as ConfError};
 use std::fmt;
 
 /// How a CRIU long option takes its argument.
@@ -143,11 +144,16 @@ impl CriuOption {
                 "'{name}' is not a CRIU option (see `criu --help`; write it without leading dashes)"
             )),
             (Some(Arg::Required), None) => Err(format!("CRIU option '{name}' needs a value")),
-            (Some(Arg::Bool | Arg::Flag), Some(v)) => Err(format!(
-                "CRIU option '{name}' takes no value (got '{v}')"
-            )),
-            _ if value.as_deref().is_some_and(|v| v.contains('"') || v.contains('\n')) => {
-                Err(format!("the value of '{name}' must not contain quotes or newlines"))
+            (Some(Arg::Bool | Arg::Flag), Some(v)) => {
+                Err(format!("CRIU option '{name}' takes no value (got '{v}')"))
+            }
+            _ if value
+                .as_deref()
+                .is_some_and(|v| v.contains('"') || v.contains('\n')) =>
+            {
+                Err(format!(
+                    "the value of '{name}' must not contain quotes or newlines"
+                ))
             }
             _ => Ok(CriuOption {
                 name: name.into(),
@@ -174,22 +180,8 @@ impl fmt::Display for CriuOption {
     }
 }
 
-/// Why a file cannot be edited as it is. `repair` says what a confirmed
-/// repair would do; without it the file is left byte-identical.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {cause}")]
-pub struct ConfError {
-    pub line: usize,
-    pub cause: String,
-    pub repair: Option<String>,
-}
-
-/// The result of an edit: the new text and what was done, one note per change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edit {
-    pub text: String,
-    pub notes: Vec<String>,
-}
+/// A word of a line: its byte range and its (unquoted) text.
+type Word = ((usize, usize), String);
 
 /// One parsed statement line.
 #[derive(Debug, Clone)]
@@ -211,7 +203,7 @@ enum Line {
 
 /// Split into words like CRIU: whitespace separated, `#` starting a word
 /// begins a comment, a word starting with `"` runs to the next `"`.
-fn words(line: &str, lineno: usize) -> Result<Vec<((usize, usize), String)>, ConfError> {
+fn words(line: &str, lineno: usize) -> Result<Vec<Word>, ConfError> {
     let b = line.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -233,6 +225,7 @@ fn words(line: &str, lineno: usize) -> Result<Vec<((usize, usize), String)>, Con
                 None => {
                     return Err(ConfError {
                         line: lineno,
+                        column: Some(start + 1),
                         cause: format!(
                             "unclosed quote in `{}`: CRIU rejects the whole file",
                             line.trim()
@@ -283,6 +276,7 @@ fn parse_line(line: &str, idx: usize) -> Result<Line, ConfError> {
     }
     let garbage = |cause: String| ConfError {
         line: lineno,
+        column: None,
         cause,
         repair: Some(format!("comment out line {lineno}")),
     };
@@ -349,6 +343,7 @@ pub fn ensure_options(text: &str, want: &[CriuOption], repair: bool) -> Result<E
         if !repair {
             return Err(ConfError {
                 line,
+                column: None,
                 cause: "CRLF (Windows) line endings: CRIU reads the `\\r` as part of the option and rejects the whole file".into(),
                 repair: Some("convert the line endings to LF".into()),
             });
@@ -359,17 +354,13 @@ pub fn ensure_options(text: &str, want: &[CriuOption], repair: bool) -> Result<E
     let (lines, ends_nl) = split_lines(&text);
     let mut lines: Vec<String> = lines.into_iter().map(str::to_owned).collect();
     let mut stmts = Vec::new();
-    for idx in 0..lines.len() {
-        match parse_line(&lines[idx], idx) {
+    for (idx, line) in lines.iter_mut().enumerate() {
+        match parse_line(line, idx) {
             Ok(Line::Stmt(s)) => stmts.push(s),
             Ok(Line::Other) => {}
             Err(e) if repair && e.repair.is_some() => {
-                notes.push(format!(
-                    "commented out line {}: {}",
-                    idx + 1,
-                    lines[idx].trim()
-                ));
-                lines[idx] = format!("# {}", lines[idx]);
+                notes.push(format!("commented out line {}: {}", idx + 1, line.trim()));
+                *line = format!("# {line}");
             }
             Err(e) => return Err(e),
         }
@@ -438,9 +429,7 @@ pub fn ensure_options(text: &str, want: &[CriuOption], repair: bool) -> Result<E
                         .to_string();
                         let old = lines[s.idx].clone();
                         match &s.value {
-                            Some(((vs, ve), _)) => {
-                                lines[s.idx].replace_range(*vs..*ve, &new_value)
-                            }
+                            Some(((vs, ve), _)) => lines[s.idx].replace_range(*vs..*ve, &new_value),
                             // An optional-argument option written without a value.
                             None => lines[s.idx] = opt.line(),
                         }
@@ -486,6 +475,7 @@ pub fn effective(text: &str, name: &str) -> Result<Option<String>, ConfError> {
     if let Some(pos) = text.find('\r') {
         return Err(ConfError {
             line: text[..pos].matches('\n').count() + 1,
+            column: None,
             cause: "CRLF line endings".into(),
             repair: None,
         });
@@ -496,6 +486,7 @@ pub fn effective(text: &str, name: &str) -> Result<Option<String>, ConfError> {
             if s.dashes.is_some() {
                 return Err(ConfError {
                     line: idx + 1,
+                    column: None,
                     cause: format!("leading dashes in `{}`", line.trim()),
                     repair: None,
                 });
@@ -565,7 +556,10 @@ mod tests {
         assert_eq!(e.text, "tcp-established\n# no-tcp-established\n");
         let e = ensure("no-tcp-established\n");
         assert_eq!(e.text, "# no-tcp-established\ntcp-established\n");
-        assert_eq!(effective(&e.text, "tcp-established").unwrap(), Some(String::new()));
+        assert_eq!(
+            effective(&e.text, "tcp-established").unwrap(),
+            Some(String::new())
+        );
     }
 
     #[test]
@@ -589,7 +583,12 @@ mod tests {
         let want = vec![CriuOption::parse("log-file /tmp/a b").unwrap()];
         let e = ensure_options("", &want, false).unwrap();
         assert_eq!(e.text, "log-file \"/tmp/a b\"\n");
-        assert!(ensure_options(&e.text, &want, false).unwrap().notes.is_empty());
+        assert!(
+            ensure_options(&e.text, &want, false)
+                .unwrap()
+                .notes
+                .is_empty()
+        );
     }
 
     #[test]
@@ -617,7 +616,10 @@ mod tests {
             CriuOption::flag("skip-in-flight")
         );
         assert_eq!(
-            CriuOption::parse("ghost-limit=100M").unwrap().value.as_deref(),
+            CriuOption::parse("ghost-limit=100M")
+                .unwrap()
+                .value
+                .as_deref(),
             Some("100M")
         );
         assert!(CriuOption::parse("bogus").is_err());

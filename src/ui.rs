@@ -65,7 +65,11 @@ fn colour_diff(diff: &str) -> String {
 }
 
 fn step_line(s: &PlannedStep, status: &str) -> String {
-    let path = s.path.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
+    let path = s
+        .path
+        .as_deref()
+        .map(|p| format!(" {p}"))
+        .unwrap_or_default();
     format!(
         "{} {:<15}{}{}\n    {}",
         symbol(s.status),
@@ -78,11 +82,18 @@ fn step_line(s: &PlannedStep, status: &str) -> String {
 
 /// The plan, before anything is changed.
 pub fn print_plan(json: bool, steps: &[PlannedStep], dry_run: bool) {
-    out(json, if dry_run { "\nPlan (dry run, nothing will be changed):" } else { "\nPlan:" });
+    out(
+        json,
+        if dry_run {
+            "\nPlan (dry run, nothing will be changed):"
+        } else {
+            "\nPlan:"
+        },
+    );
     for s in steps {
-        let word = match s.status {
-            Status::Changed => "will change",
-            other => status_word(other, dry_run),
+        let word = match (s.status, dry_run) {
+            (Status::Changed, false) => "will change",
+            (other, _) => status_word(other, dry_run),
         };
         out(json, &step_line(s, word));
         if let Some(d) = &s.diff {
@@ -93,7 +104,14 @@ pub fn print_plan(json: bool, steps: &[PlannedStep], dry_run: bool) {
 
 /// The outcome, after applying.
 pub fn print_result(steps: &[PlannedStep], dry_run: bool) {
-    println!("\n{}", if dry_run { "Dry run: nothing was changed." } else { "Result:" });
+    println!(
+        "\n{}",
+        if dry_run {
+            "Dry run: nothing was changed."
+        } else {
+            "Result:"
+        }
+    );
     if !dry_run {
         for s in steps {
             println!("{}", step_line(s, status_word(s.status, dry_run)));

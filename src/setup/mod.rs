@@ -172,12 +172,16 @@ pub fn run(args: &SetupArgs) -> i32 {
             return EXIT_USAGE;
         }
     } else if !args.dry_run && !nix::unistd::geteuid().is_root() {
-        ui::error("dockpoint setup changes files in /etc and restarts docker: run it as root (sudo dockpoint setup), or see the plan first with --dry-run");
+        ui::error(
+            "dockpoint setup changes files in /etc and restarts docker: run it as root (sudo dockpoint setup), or see the plan first with --dry-run",
+        );
         return EXIT_USAGE;
     }
     let term = Term::detect();
     if !args.yes && !args.dry_run && !term.interactive {
-        ui::error("no terminal to ask for confirmation on: re-run with --yes to take the defaults (or --dry-run to only see the plan)");
+        ui::error(
+            "no terminal to ask for confirmation on: re-run with --yes to take the defaults (or --dry-run to only see the plan)",
+        );
         return EXIT_USAGE;
     }
     let host = Host::new(args.root.clone(), Box::new(SystemRunner), term);
@@ -208,7 +212,10 @@ pub fn run(args: &SetupArgs) -> i32 {
     let interactive = !args.yes && !args.dry_run;
     ui::out(json, &format!("Host: {}", distro.describe()));
     if let Some(root) = &args.root {
-        ui::out(json, &format!("Root: {} (files only; live steps skipped)", root.display()));
+        ui::out(
+            json,
+            &format!("Root: {} (files only; live steps skipped)", root.display()),
+        );
     }
     if interactive {
         ui::offer_bela_options(&mut opts);

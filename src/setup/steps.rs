@@ -4,6 +4,7 @@
 
 use super::{Options, PendingWrite, PlannedStep, Status};
 use crate::daemon_json;
+use crate::edit::{Edit, EditError};
 use crate::fsio;
 use crate::host::Host;
 use crate::runc_conf::{self, CriuOption};
@@ -76,9 +77,8 @@ fn plan_criu_install(host: &Host, opts: &Options, _: &[PlannedStep]) -> PlannedS
         return s;
     }
     s.status = Status::Manual;
-    s.message = format!(
-        "CRIU is not installed; install it: {how} (CRIU >= 4.2 on kernels >= 6.16)"
-    );
+    s.message =
+        format!("CRIU is not installed; install it: {how} (CRIU >= 4.2 on kernels >= 6.16)");
     s
 }
 
@@ -88,7 +88,7 @@ fn plan_file(
     host: &Host,
     id: &'static str,
     host_path: &str,
-    edit: &dyn Fn(&str) -> std::result::Result<(String, Vec<String>), (String, Option<String>)>,
+    edit: &dyn Fn(&str) -> std::result::Result<Edit, EditError>,
     validate: fn(&[u8], &Options) -> Result<()>,
 ) -> PlannedStep {
     let mut s = PlannedStep::new(id);
@@ -113,32 +113,36 @@ fn plan_file(
         },
     };
     match edit(&old_text) {
-        Err((cause, repair)) => {
-            s.repair = repair.clone();
-            let next = match repair {
-                Some(r) => format!(
-                    "; to let dockpoint {r}, confirm when asked or re-run with --repair"
-                ),
+        Err(err) => {
+            s.repair = err.repair.clone();
+            let next = match &err.repair {
+                Some(r) => {
+                    format!("; to let dockpoint {r}, confirm when asked or re-run with --repair")
+                }
                 None => "; fix it by hand and re-run".into(),
             };
             s.failed(format!(
-                "{host_path} {cause}. The file was left untouched{next}"
+                "{host_path} {err}. The file was left untouched{next}"
             ))
         }
-        Ok((new, notes)) if old.is_some() && new == old_text => {
-            let _ = notes;
+        Ok(Edit { text: new, .. }) if old.is_some() && new == old_text => {
             s.status = Status::Ok;
             s.message = "already configured".into();
             s
         }
-        Ok((new, notes)) => {
+        Ok(Edit { text: new, notes }) => {
             s.status = Status::Changed;
             s.message = if old.is_none() {
                 format!("create {host_path}: {}", notes.join("; "))
             } else {
                 notes.join("; ")
             };
-            s.diff = Some(super::unified_diff(host_path, old.is_some(), &old_text, &new));
+            s.diff = Some(super::unified_diff(
+                host_path,
+                old.is_some(),
+                &old_text,
+                &new,
+            ));
             s.write = Some(PendingWrite {
                 path,
                 new: new.into_bytes(),
@@ -155,11 +159,7 @@ fn plan_runc_conf(host: &Host, opts: &Options, _: &[PlannedStep]) -> PlannedStep
         host,
         "runc-conf",
         RUNC_CONF,
-        &|old| {
-            runc_conf::ensure_options(old, &want, opts.repair_runc)
-                .map(|e| (e.text, e.notes))
-                .map_err(|e| (e.to_string(), e.repair))
-        },
+        &|old| runc_conf::ensure_options(old, &want, opts.repair_runc),
         validate_runc_conf,
     )
 }
@@ -185,11 +185,7 @@ fn plan_daemon_json(host: &Host, opts: &Options, _: &[PlannedStep]) -> PlannedSt
         host,
         "daemon-json",
         DAEMON_JSON,
-        &|old| {
-            daemon_json::ensure_experimental(old, &inputs, opts.repair_daemon)
-                .map(|e| (e.text, e.notes))
-                .map_err(|e| (e.to_string(), e.repair))
-        },
+        &|old| daemon_json::ensure_experimental(old, &inputs, opts.repair_daemon),
         validate_daemon_json,
     );
     if s.status == Status::Ok && opts.daemon.experimental_flag {
@@ -217,7 +213,8 @@ fn plan_docker_restart(host: &Host, opts: &Options, before: &[PlannedStep]) -> P
         s.message = "daemon.json unchanged: no restart needed".into();
     } else if !host.live {
         s.status = Status::Skipped;
-        s.message = "--root: not a live system; docker reads daemon.json when it next starts".into();
+        s.message =
+            "--root: not a live system; docker reads daemon.json when it next starts".into();
     } else if opts.no_restart {
         s.status = Status::Skipped;
         s.message = "--no-restart: restart docker yourself to apply daemon.json: systemctl restart docker (not daemon-reload: experimental is not reloadable)".into();

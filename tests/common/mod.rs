@@ -1,0 +1,134 @@
+//! A just-style builder: a temp directory as the host's root, the real
+//! binary run against it, and helpers to look at what it left.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_dockpoint");
+
+pub const DEBIAN_13: &str = "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"13\"\nVERSION_CODENAME=trixie\nID=debian\n";
+
+pub struct Root {
+    pub dir: tempfile::TempDir,
+}
+
+impl Root {
+    pub fn new() -> Self {
+        let r = Root {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        r.write("/etc/os-release", DEBIAN_13);
+        r
+    }
+
+    pub fn empty() -> Self {
+        Root {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self, abs: &str) -> PathBuf {
+        self.dir.path().join(abs.trim_start_matches('/'))
+    }
+
+    pub fn write(&self, abs: &str, content: impl AsRef<[u8]>) {
+        let p = self.path(abs);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+
+    pub fn read(&self, abs: &str) -> String {
+        fs::read_to_string(self.path(abs)).unwrap()
+    }
+
+    pub fn exists(&self, abs: &str) -> bool {
+        self.path(abs).exists()
+    }
+
+    /// Every file under the root with its bytes: to prove nothing changed.
+    pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            let mut entries: Vec<_> = fs::read_dir(dir).unwrap().flatten().collect();
+            entries.sort_by_key(|e| e.path());
+            for e in entries {
+                let p = e.path();
+                let m = fs::symlink_metadata(&p).unwrap();
+                if m.is_dir() {
+                    walk(&p, out);
+                } else if m.is_file() {
+                    out.push((p.clone(), fs::read(&p).unwrap()));
+                } else {
+                    out.push((p.clone(), Vec::new()));
+                }
+            }
+        }
+        let mut v = Vec::new();
+        walk(self.dir.path(), &mut v);
+        v
+    }
+
+    /// `dockpoint setup --root <root> <args>`, stdin closed.
+    pub fn setup(&self, args: &[&str]) -> Run {
+        let mut all = vec!["setup", "--root", self.dir.path().to_str().unwrap()];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+
+    pub fn backups(&self, abs: &str) -> Vec<PathBuf> {
+        let p = self.path(abs);
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let mut v: Vec<PathBuf> = fs::read_dir(p.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|q| {
+                let n = q.file_name().unwrap().to_string_lossy();
+                n.starts_with(&format!("{name}.dockpoint-")) && n.ends_with(".bak")
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{}", self.stdout))
+    }
+
+    pub fn step(&self, id: &str) -> serde_json::Value {
+        self.json()["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no step {id}"))
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+pub fn run(args: &[&str]) -> Run {
+    let out = std::process::Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run dockpoint");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
