@@ -107,9 +107,9 @@ pub struct Term {
 impl Term {
     pub fn detect() -> Self {
         let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            && std::io::stderr().is_terminal();
-        console::set_colors_enabled(color);
+        let allowed = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let color = allowed && std::io::stderr().is_terminal();
+        console::set_colors_enabled(allowed && std::io::stdout().is_terminal());
         console::set_colors_enabled_stderr(color);
         Term { interactive, color }
     }
