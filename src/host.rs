@@ -7,6 +7,49 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// A command to run: program, arguments, extra environment, time bound.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
+}
+
+impl Cmd {
+    pub fn new(program: &str, args: &[&str]) -> Self {
+        Cmd {
+            program: program.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    /// The command line as a person would type it.
+    pub fn line(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// What a command printed and how it ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CmdOutput {
@@ -19,81 +62,144 @@ impl CmdOutput {
     pub fn success(&self) -> bool {
         self.status == Some(0)
     }
+
+    /// The last `n` lines of stderr and stdout, for error messages.
+    pub fn tail(&self, n: usize) -> String {
+        let all = format!("{}{}", self.stdout, self.stderr);
+        let lines: Vec<&str> = all.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
 }
 
 /// Runs commands on the host. A trait so decision logic can be tested with a
 /// recording fake; the real one is [`SystemRunner`].
 pub trait Runner: Send + Sync {
-    fn run(&self, program: &str, args: &[&str], timeout: Duration) -> std::io::Result<CmdOutput>;
+    /// Run to completion; `on_line` sees each line of stdout and stderr as
+    /// it comes (for progress).
+    fn stream(&self, cmd: &Cmd, on_line: &mut dyn FnMut(&str)) -> std::io::Result<CmdOutput>;
+
+    fn run(&self, cmd: &Cmd) -> std::io::Result<CmdOutput> {
+        self.stream(cmd, &mut |_| {})
+    }
 }
 
-/// Runs real processes, killing them after the timeout.
+/// Runs real processes, killing them after their timeout.
 pub struct SystemRunner;
 
 impl Runner for SystemRunner {
-    fn run(&self, program: &str, args: &[&str], timeout: Duration) -> std::io::Result<CmdOutput> {
-        use std::io::Read;
-        let mut child = Command::new(program)
-            .args(args)
+    fn stream(&self, cmd: &Cmd, on_line: &mut dyn FnMut(&str)) -> std::io::Result<CmdOutput> {
+        use std::io::BufRead;
+        use std::sync::mpsc;
+        let mut child = Command::new(&cmd.program)
+            .args(&cmd.args)
+            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()?;
-        let mut out = child.stdout.take().expect("piped");
-        let mut err = child.stderr.take().expect("piped");
-        let t_out = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = out.read_to_end(&mut s);
-            s
-        });
-        let t_err = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = err.read_to_end(&mut s);
-            s
-        });
-        let deadline = std::time::Instant::now() + timeout;
-        let status = loop {
+        let (tx, rx) = mpsc::channel::<(bool, String)>();
+        let spawn_reader = |r: Box<dyn std::io::Read + Send>, is_err: bool| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut r = std::io::BufReader::new(r);
+                let mut buf = Vec::new();
+                while let Ok(n) = r.read_until(b'\n', &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let _ = tx.send((is_err, String::from_utf8_lossy(&buf).into_owned()));
+                    buf.clear();
+                }
+            })
+        };
+        let t1 = spawn_reader(Box::new(child.stdout.take().expect("piped")), false);
+        let t2 = spawn_reader(Box::new(child.stderr.take().expect("piped")), true);
+        drop(tx);
+        let deadline = std::time::Instant::now() + cmd.timeout;
+        let mut out = CmdOutput::default();
+        loop {
+            match rx.recv_timeout(Duration::from_millis(20)) {
+                Ok((is_err, line)) => {
+                    on_line(line.trim_end());
+                    if is_err {
+                        out.stderr.push_str(&line);
+                    } else {
+                        out.stdout.push_str(&line);
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
             if let Some(st) = child.try_wait()? {
-                break st.code();
+                let _ = (t1.join(), t2.join());
+                while let Ok((is_err, line)) = rx.try_recv() {
+                    on_line(line.trim_end());
+                    if is_err {
+                        out.stderr.push_str(&line);
+                    } else {
+                        out.stdout.push_str(&line);
+                    }
+                }
+                out.status = st.code();
+                return Ok(out);
             }
             if std::time::Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
-                    format!("`{program}` did not finish within {}s", timeout.as_secs()),
+                    format!(
+                        "`{}` did not finish within {}s",
+                        cmd.line(),
+                        cmd.timeout.as_secs()
+                    ),
                 ));
             }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        Ok(CmdOutput {
-            status,
-            stdout: String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned(),
-            stderr: String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned(),
-        })
+        }
     }
 }
 
-/// A fake for unit tests of decision logic: records every call and answers
-/// from a script of (program, output) pairs.
+/// A fake for unit tests of decision logic: records every command line and
+/// answers from a script of (command-line prefix, output) pairs.
 #[derive(Default)]
 pub struct RecordingRunner {
     pub calls: Mutex<Vec<String>>,
     pub answers: Vec<(String, CmdOutput)>,
 }
 
+impl RecordingRunner {
+    pub fn answer(mut self, prefix: &str, status: i32, stdout: &str, stderr: &str) -> Self {
+        self.answers.push((
+            prefix.into(),
+            CmdOutput {
+                status: Some(status),
+                stdout: stdout.into(),
+                stderr: stderr.into(),
+            },
+        ));
+        self
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().expect("lock").clone()
+    }
+}
+
 impl Runner for RecordingRunner {
-    fn run(&self, program: &str, args: &[&str], _: Duration) -> std::io::Result<CmdOutput> {
-        let line = std::iter::once(program)
-            .chain(args.iter().copied())
-            .collect::<Vec<_>>()
-            .join(" ");
+    fn stream(&self, cmd: &Cmd, on_line: &mut dyn FnMut(&str)) -> std::io::Result<CmdOutput> {
+        let line = cmd.line();
         self.calls.lock().expect("lock").push(line.clone());
-        self.answers
+        let out = self
+            .answers
             .iter()
             .find(|(prefix, _)| line.starts_with(prefix.as_str()))
             .map(|(_, out)| out.clone())
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, line))
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, line))?;
+        for l in out.stdout.lines().chain(out.stderr.lines()) {
+            on_line(l);
+        }
+        Ok(out)
     }
 }
 
@@ -102,6 +208,8 @@ impl Runner for RecordingRunner {
 pub struct Term {
     pub interactive: bool,
     pub color: bool,
+    /// stderr is a terminal: progress may redraw a line.
+    pub progress_tty: bool,
 }
 
 impl Term {
@@ -111,7 +219,19 @@ impl Term {
         let color = allowed && std::io::stderr().is_terminal();
         console::set_colors_enabled(allowed && std::io::stdout().is_terminal());
         console::set_colors_enabled_stderr(color);
-        Term { interactive, color }
+        Term {
+            interactive,
+            color,
+            progress_tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn plain() -> Self {
+        Term {
+            interactive: false,
+            color: false,
+            progress_tty: false,
+        }
     }
 }
 
@@ -138,5 +258,14 @@ impl Host {
     /// The path of host path `abs` (like `/etc/criu/runc.conf`) under the root.
     pub fn path(&self, abs: &str) -> PathBuf {
         self.root.join(abs.trim_start_matches('/'))
+    }
+
+    /// Run a command; a command that cannot be started or times out is an
+    /// error naming the command.
+    pub fn run(&self, cmd: &Cmd) -> anyhow::Result<CmdOutput> {
+        use anyhow::Context;
+        self.runner
+            .run(cmd)
+            .with_context(|| format!("running `{}`", cmd.line()))
     }
 }

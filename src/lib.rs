@@ -1,7 +1,9 @@
 //! dockpoint: make a Linux host ready for Docker checkpoint/restore (CRIU),
 //! and say exactly what is wrong when it is not.
 
+pub mod apt;
 pub mod cli;
+pub mod criu;
 pub mod daemon_json;
 pub mod distro;
 pub mod edit;

@@ -233,3 +233,59 @@ pub fn confirm(steps: &mut [PlannedStep]) -> Choice {
         _ => Choice::Cancel,
     }
 }
+
+/// Progress of something slow: a spinner with the current phase on a
+/// terminal, plain lines (each new phase once) otherwise.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    label: String,
+    last: std::sync::Mutex<(String, Option<std::time::Instant>)>,
+}
+
+impl Progress {
+    pub fn start(term: &crate::host::Term, label: &str) -> Self {
+        let bar = term.progress_tty.then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {prefix}: {wide_msg} [{elapsed}]")
+                    .expect("valid template"),
+            );
+            b.set_prefix(label.to_string());
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        if bar.is_none() {
+            eprintln!("{label}: started");
+        }
+        Progress {
+            bar,
+            label: label.to_string(),
+            last: std::sync::Mutex::new((String::new(), None)),
+        }
+    }
+
+    pub fn phase(&self, msg: &str) {
+        match &self.bar {
+            Some(b) => b.set_message(msg.to_string()),
+            None => {
+                let mut last = self.last.lock().expect("lock");
+                let (text, at) = &mut *last;
+                // A countdown changes every tick: without a terminal, say it every 10s.
+                let countdown = msg.ends_with("s left");
+                let due = !countdown || at.is_none_or(|t| t.elapsed().as_secs() >= 10);
+                if text != msg && due {
+                    eprintln!("{}: {msg}", self.label);
+                    *text = msg.to_string();
+                    *at = Some(std::time::Instant::now());
+                }
+            }
+        }
+    }
+
+    pub fn finish(&self, msg: &str) {
+        match &self.bar {
+            Some(b) => b.finish_with_message(msg.to_string()),
+            None => eprintln!("{}: {msg}", self.label),
+        }
+    }
+}

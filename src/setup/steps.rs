@@ -239,10 +239,7 @@ mod tests {
         Host::new(
             Some(root.to_path_buf()),
             Box::new(RecordingRunner::default()),
-            Term {
-                interactive: false,
-                color: false,
-            },
+            Term::plain(),
         )
     }
 

@@ -1,0 +1,245 @@
+//! apt, driven for real: policy look-ups, the dpkg lock, updates, simulated
+//! and real installs with progress and a log.
+
+use crate::host::{Cmd, CmdOutput, Host};
+use crate::ui::Progress;
+use anyhow::{Context, Result, bail};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// `apt-cache policy PKG`: what is installed and what would be.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub installed: Option<String>,
+    pub candidate: Option<String>,
+}
+
+pub fn parse_policy(text: &str) -> Policy {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(str::trim)
+            .filter(|v| *v != "(none)" && !v.is_empty())
+            .map(str::to_owned)
+    };
+    Policy {
+        installed: field("Installed:"),
+        candidate: field("Candidate:"),
+    }
+}
+
+/// One `Inst` line of `apt-get -s`: package, old version, new version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inst {
+    pub package: String,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// Parse `Inst libc6 [2.36-9] (2.41-12 Debian:testing [amd64])`.
+pub fn parse_sim(text: &str) -> Vec<Inst> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("Inst ")?;
+            let (package, rest) = rest.split_once(' ')?;
+            let (from, rest) = match rest.strip_prefix('[') {
+                Some(r) => {
+                    let (v, r) = r.split_once("] ")?;
+                    (Some(v.to_string()), r)
+                }
+                None => (None, rest),
+            };
+            let to = rest.strip_prefix('(')?.split_whitespace().next()?.to_string();
+            Some(Inst {
+                package: package.to_string(),
+                from,
+                to,
+            })
+        })
+        .collect()
+}
+
+/// The environment apt runs in: never ask, never open a pager.
+fn apt_cmd(program: &str, args: &[&str], timeout: Duration) -> Cmd {
+    Cmd::new(program, args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .env("APT_LISTCHANGES_FRONTEND", "none")
+        .env("NEEDRESTART_MODE", "a")
+        .env("LC_ALL", "C")
+        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .timeout(timeout)
+}
+
+pub fn has_apt(host: &Host) -> bool {
+    host.path("/usr/bin/apt-get").exists()
+}
+
+pub fn policy(host: &Host, pkg: &str, extra: &[String]) -> Result<Policy> {
+    let mut args: Vec<&str> = extra.iter().map(String::as_str).collect();
+    args.extend(["policy", pkg]);
+    let out = host.run(&apt_cmd("apt-cache", &args, Duration::from_secs(60)))?;
+    Ok(parse_policy(&out.stdout))
+}
+
+/// The pid holding a POSIX lock on `path`, if any.
+fn lock_holder(path: &Path) -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(path).ok()?;
+    let mut fl = nix::libc::flock {
+        l_type: nix::libc::F_WRLCK as i16,
+        l_whence: nix::libc::SEEK_SET as i16,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    // SAFETY: F_GETLK only fills the flock struct we own.
+    let rc = unsafe { nix::libc::fcntl(f.as_raw_fd(), nix::libc::F_GETLK, &mut fl) };
+    (rc == 0 && fl.l_type != nix::libc::F_UNLCK as i16).then_some(fl.l_pid)
+}
+
+fn process_name(host: &Host, pid: i32) -> String {
+    std::fs::read_to_string(host.path(&format!("/proc/{pid}/comm")))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Wait, with a visible countdown, while another program (unattended-upgrades,
+/// a person's apt) holds the dpkg lock; fail clearly after `bound`.
+pub fn wait_for_dpkg_lock(host: &Host, bound: Duration, progress: &Progress) -> Result<()> {
+    let locks = ["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"];
+    let start = Instant::now();
+    loop {
+        let held = locks
+            .iter()
+            .find_map(|l| lock_holder(&host.path(l)).map(|pid| (*l, pid)));
+        let Some((lock, pid)) = held else {
+            return Ok(());
+        };
+        let left = bound.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            bail!(
+                "the dpkg lock {lock} is still held by pid {pid} ({}) after {}s; wait for it to finish (or stop it), then re-run",
+                process_name(host, pid),
+                bound.as_secs()
+            );
+        }
+        progress.phase(&format!(
+            "waiting for the dpkg lock held by pid {pid} ({}): {}s left",
+            process_name(host, pid),
+            left.as_secs()
+        ));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// What an apt line says about where apt is.
+fn phase_of(line: &str) -> Option<String> {
+    let l = line.trim();
+    for (prefix, word) in [
+        ("Get:", "downloading"),
+        ("Hit:", "checking"),
+        ("Unpacking ", "unpacking"),
+        ("Setting up ", "setting up"),
+        ("Preparing to unpack ", "preparing"),
+        ("Selecting previously unselected package ", "selecting"),
+        ("Processing triggers for ", "triggers for"),
+    ] {
+        if let Some(rest) = l.strip_prefix(prefix) {
+            let what = match word {
+                // "1 http://mirror/debian trixie/main amd64 criu amd64 4.1.1-1 [700 kB]"
+                "downloading" | "checking" => {
+                    let words: Vec<&str> = rest.split_whitespace().skip(2).collect();
+                    let end = words.iter().position(|w| w.starts_with('[')).unwrap_or(words.len());
+                    words[..end].join(" ")
+                }
+                _ => rest.split_whitespace().next().unwrap_or(rest).to_string(),
+            };
+            return Some(format!("{word} {what}"));
+        }
+    }
+    if l.starts_with("Reading package lists") {
+        return Some("reading package lists".into());
+    }
+    None
+}
+
+/// A log file for apt's output: `<root>/var/log/dockpoint/apt-<time>.log`.
+pub fn new_log(host: &Host, what: &str) -> Result<PathBuf> {
+    let dir = host.path("/var/log/dockpoint");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    Ok(dir.join(format!("{what}-{stamp}.log")))
+}
+
+/// Run an apt command with progress, its output appended to `log`.
+pub fn run_logged(
+    host: &Host,
+    args: &[&str],
+    timeout: Duration,
+    log: &Path,
+    progress: &Progress,
+) -> Result<CmdOutput> {
+    let cmd = apt_cmd("apt-get", args, timeout);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("cannot open {}", log.display()))?;
+    writeln!(file, "$ {}", cmd.line())?;
+    let out = host
+        .runner
+        .stream(&cmd, &mut |line| {
+            let _ = writeln!(file, "{line}");
+            if let Some(p) = phase_of(line) {
+                progress.phase(&p);
+            }
+        })
+        .with_context(|| format!("running `{}`", cmd.line()))?;
+    writeln!(file, "[exit {:?}]", out.status)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_text() {
+        let p = parse_policy(
+            "criu:\n  Installed: (none)\n  Candidate: 4.1.1-1\n  Version table:\n     4.1.1-1 500\n",
+        );
+        assert_eq!(p.installed, None);
+        assert_eq!(p.candidate.as_deref(), Some("4.1.1-1"));
+        assert_eq!(parse_policy(""), Policy::default());
+        assert_eq!(
+            parse_policy("criu:\n  Installed: (none)\n  Candidate: (none)\n").candidate,
+            None
+        );
+    }
+
+    #[test]
+    fn simulation_lines() {
+        let s = parse_sim(
+            "NOTE: This is only a simulation!\nInst libc6 [2.36-9+deb12u10] (2.41-12 Debian:testing [amd64])\nInst criu (4.2.1-1 Debian:testing [amd64])\nConf criu (4.2.1-1 Debian:testing [amd64])\n",
+        );
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].package, "libc6");
+        assert_eq!(s[0].from.as_deref(), Some("2.36-9+deb12u10"));
+        assert_eq!(s[0].to, "2.41-12");
+        assert_eq!(s[1].from, None);
+    }
+
+    #[test]
+    fn phases() {
+        assert_eq!(
+            phase_of("Get:1 http://x/debian trixie/main amd64 criu amd64 4.1.1-1 [700 kB]").as_deref(),
+            Some("downloading trixie/main amd64 criu amd64 4.1.1-1")
+        );
+        assert_eq!(
+            phase_of("Unpacking criu (4.1.1-1) ...").as_deref(),
+            Some("unpacking criu")
+        );
+        assert_eq!(phase_of("random"), None);
+    }
+}

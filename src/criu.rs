@@ -1,0 +1,193 @@
+//! CRIU facts as data: versions, the minimums each kernel needs, and how to
+//! read `criu --version` and `criu check`.
+
+use std::fmt;
+
+/// A dotted version like 4.1.1 (also kernels: 6.18.44-fc-v669 -> 6.18.44).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub u32, pub u32, pub u32);
+
+impl Version {
+    /// Parse the leading `X.Y[.Z]` of a version string; Debian epochs
+    /// (`1:`) and revisions (`-1`, `+dfsg`) are ignored.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let s = s.split_once(':').map_or(s, |(epoch, rest)| {
+            if epoch.chars().all(|c| c.is_ascii_digit()) {
+                rest
+            } else {
+                s
+            }
+        });
+        let mut nums = s
+            .split(|c: char| !c.is_ascii_digit())
+            .take_while(|p| !p.is_empty())
+            .map(|p| p.parse::<u32>().ok());
+        let a = nums.next()??;
+        let b = nums.next().flatten().unwrap_or(0);
+        let c = nums.next().flatten().unwrap_or(0);
+        Some(Version(a, b, c))
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+/// `criu --version` prints `Version: 3.17.1` (and maybe `GitID: ...`).
+pub fn parse_version_output(out: &str) -> Option<Version> {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("Version:"))
+        .and_then(Version::parse)
+}
+
+/// What a CRIU version can do on a kernel, worst first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Cannot run at all on this kernel.
+    CannotRun(String),
+    /// Cannot read runc.conf, so tcp-established cannot be set for docker.
+    TooOldForRuncConf(String),
+    /// Runs, but cannot checkpoint any container with a TCP socket.
+    NoTcp(String),
+    Ok,
+}
+
+impl Verdict {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Verdict::Ok)
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Verdict::Ok => None,
+            Verdict::CannotRun(r) | Verdict::TooOldForRuncConf(r) | Verdict::NoTcp(r) => Some(r),
+        }
+    }
+}
+
+/// One rule of the version policy: on kernels at or above `kernel` (and on
+/// `arch`, if given), CRIU below `criu` has the problem.
+struct Rule {
+    kernel: Version,
+    arch: Option<&'static str>,
+    criu: Version,
+    make: fn(String) -> Verdict,
+    why: &'static str,
+}
+
+const RULES: &[Rule] = &[
+    Rule {
+        kernel: Version(6, 13, 0),
+        arch: Some("x86_64"),
+        criu: Version(4, 1, 0),
+        make: Verdict::CannotRun,
+        why: "the vDSO was split on x86_64 kernels >= 6.13 ([vvar_vclock] in /proc/self/maps); CRIU < 4.1 fails every command with `vdso: Unexpected rt vDSO area bounds`",
+    },
+    Rule {
+        kernel: Version(0, 0, 0),
+        arch: None,
+        criu: Version(3, 11, 0),
+        make: Verdict::TooOldForRuncConf,
+        why: "CRIU < 3.11 does not read /etc/criu/runc.conf, so docker checkpoints cannot use tcp-established",
+    },
+    Rule {
+        kernel: Version(6, 16, 0),
+        arch: None,
+        criu: Version(4, 2, 0),
+        make: Verdict::NoTcp,
+        why: "kernels >= 6.16 restrict SO_PASSCRED/SO_PASSSEC to unix, netlink and bluetooth sockets; CRIU < 4.2 asks for them on every socket and fails with `Can't get 1:16 opt`, so no container with a TCP socket (a BELA container always has its HTTP listener) can be checkpointed",
+    },
+];
+
+/// The version policy: what `criu` can do on kernel `kernel` of `arch`.
+pub fn verdict(criu: Version, kernel: Version, arch: &str) -> Verdict {
+    for r in RULES {
+        if kernel >= r.kernel && r.arch.is_none_or(|a| a == arch) && criu < r.criu {
+            return (r.make)(format!(
+                "CRIU {criu} on kernel {kernel} ({arch}) needs CRIU >= {}: {}",
+                r.criu, r.why
+            ));
+        }
+    }
+    Verdict::Ok
+}
+
+/// The lowest CRIU version that does the whole job on this kernel.
+pub fn minimum_for(kernel: Version, arch: &str) -> Version {
+    RULES
+        .iter()
+        .filter(|r| kernel >= r.kernel && r.arch.is_none_or(|a| a == arch))
+        .map(|r| r.criu)
+        .max()
+        .unwrap_or(Version(3, 11, 0))
+}
+
+/// `criu check` prints `Looks good.` on success; errors as `Error (...)`
+/// lines on stderr. Judge by the text, not the status.
+pub fn check_passed(stdout: &str, stderr: &str) -> bool {
+    stdout.contains("Looks good.") || stderr.contains("Looks good.")
+}
+
+/// The first `Error (` line of CRIU output, for a one-line verdict.
+pub fn first_error(text: &str) -> Option<&str> {
+    text.lines().map(str::trim).find(|l| l.starts_with("Error ("))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(Version::parse("4.1.1-1"), Some(Version(4, 1, 1)));
+        assert_eq!(Version::parse("1:3.17.1-2+b1"), Some(Version(3, 17, 1)));
+        assert_eq!(Version::parse("6.18.44-fc-v669"), Some(Version(6, 18, 44)));
+        assert_eq!(Version::parse("4.2"), Some(Version(4, 2, 0)));
+        assert_eq!(Version::parse("none"), None);
+        assert_eq!(
+            parse_version_output("Version: 3.17.1\nGitID: v3.17.1\n"),
+            Some(Version(3, 17, 1))
+        );
+    }
+
+    #[test]
+    fn policy_on_this_machines_kernel() {
+        let k = Version(6, 18, 44);
+        assert!(matches!(verdict(Version(3, 17, 1), k, "x86_64"), Verdict::CannotRun(_)));
+        assert!(matches!(verdict(Version(4, 1, 1), k, "x86_64"), Verdict::NoTcp(_)));
+        assert_eq!(verdict(Version(4, 2, 1), k, "x86_64"), Verdict::Ok);
+        assert_eq!(minimum_for(k, "x86_64"), Version(4, 2, 0));
+    }
+
+    #[test]
+    fn policy_on_older_kernels() {
+        assert_eq!(verdict(Version(3, 17, 1), Version(6, 1, 0), "x86_64"), Verdict::Ok);
+        assert!(matches!(
+            verdict(Version(3, 10, 0), Version(6, 1, 0), "x86_64"),
+            Verdict::TooOldForRuncConf(_)
+        ));
+        // The vDSO split is x86_64 only.
+        assert!(matches!(
+            verdict(Version(3, 17, 1), Version(6, 14, 0), "aarch64"),
+            Verdict::Ok
+        ));
+        assert!(matches!(
+            verdict(Version(3, 17, 1), Version(6, 14, 0), "x86_64"),
+            Verdict::CannotRun(_)
+        ));
+        assert_eq!(minimum_for(Version(6, 1, 0), "x86_64"), Version(3, 11, 0));
+    }
+
+    #[test]
+    fn check_output() {
+        assert!(check_passed("Looks good.\n", ""));
+        assert!(!check_passed("", "Error (criu/vdso.c:123): vdso: Unexpected rt vDSO area bounds\n"));
+        assert_eq!(
+            first_error("Warn (x): y\nError (criu/vdso.c:1): vdso: bad\n"),
+            Some("Error (criu/vdso.c:1): vdso: bad")
+        );
+    }
+}
