@@ -50,7 +50,11 @@ pub fn parse_sim(text: &str) -> Vec<Inst> {
                 }
                 None => (None, rest),
             };
-            let to = rest.strip_prefix('(')?.split_whitespace().next()?.to_string();
+            let to = rest
+                .strip_prefix('(')?
+                .split_whitespace()
+                .next()?
+                .to_string();
             Some(Inst {
                 package: package.to_string(),
                 from,
@@ -67,7 +71,10 @@ fn apt_cmd(program: &str, args: &[&str], timeout: Duration) -> Cmd {
         .env("APT_LISTCHANGES_FRONTEND", "none")
         .env("NEEDRESTART_MODE", "a")
         .env("LC_ALL", "C")
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .timeout(timeout)
 }
 
@@ -85,7 +92,11 @@ pub fn policy(host: &Host, pkg: &str, extra: &[String]) -> Result<Policy> {
 /// The pid holding a POSIX lock on `path`, if any.
 fn lock_holder(path: &Path) -> Option<i32> {
     use std::os::fd::AsRawFd;
-    let f = std::fs::OpenOptions::new().read(true).write(true).open(path).ok()?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .ok()?;
     let mut fl = nix::libc::flock {
         l_type: nix::libc::F_WRLCK as i16,
         l_whence: nix::libc::SEEK_SET as i16,
@@ -150,7 +161,10 @@ fn phase_of(line: &str) -> Option<String> {
                 // "1 http://mirror/debian trixie/main amd64 criu amd64 4.1.1-1 [700 kB]"
                 "downloading" | "checking" => {
                     let words: Vec<&str> = rest.split_whitespace().skip(2).collect();
-                    let end = words.iter().position(|w| w.starts_with('[')).unwrap_or(words.len());
+                    let end = words
+                        .iter()
+                        .position(|w| w.starts_with('['))
+                        .unwrap_or(words.len());
                     words[..end].join(" ")
                 }
                 _ => rest.split_whitespace().next().unwrap_or(rest).to_string(),
@@ -168,7 +182,9 @@ fn phase_of(line: &str) -> Option<String> {
 pub fn new_log(host: &Host, what: &str) -> Result<PathBuf> {
     let dir = host.path("/var/log/dockpoint");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
     Ok(dir.join(format!("{what}-{stamp}.log")))
 }
 
@@ -233,7 +249,8 @@ mod tests {
     #[test]
     fn phases() {
         assert_eq!(
-            phase_of("Get:1 http://x/debian trixie/main amd64 criu amd64 4.1.1-1 [700 kB]").as_deref(),
+            phase_of("Get:1 http://x/debian trixie/main amd64 criu amd64 4.1.1-1 [700 kB]")
+                .as_deref(),
             Some("downloading trixie/main amd64 criu amd64 4.1.1-1")
         );
         assert_eq!(

@@ -34,6 +34,12 @@ pub enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CriuSourceArg {
+    Distro,
+    DebianTesting,
+}
+
 #[derive(Args, Debug)]
 pub struct SetupArgs {
     /// Take the defaults without asking (unattended provisioning)
@@ -57,6 +63,9 @@ pub struct SetupArgs {
     /// A further CRIU option for runc.conf, e.g. skip-in-flight or "ghost-limit 100M" (repeatable)
     #[arg(long, value_name = "NAME[ VALUE]")]
     pub criu_option: Vec<String>,
+    /// Where CRIU comes from: the distro's apt sources, or Debian testing through an apt pin admitting only CRIU and its libraries
+    #[arg(long, value_enum, default_value_t = CriuSourceArg::Distro)]
+    pub criu_source: CriuSourceArg,
     /// Repair a config file dockpoint would otherwise refuse to edit (CRLF endings, a bad line, a wrong type)
     #[arg(long)]
     pub repair: bool,

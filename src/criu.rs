@@ -133,7 +133,9 @@ pub fn check_passed(stdout: &str, stderr: &str) -> bool {
 
 /// The first `Error (` line of CRIU output, for a one-line verdict.
 pub fn first_error(text: &str) -> Option<&str> {
-    text.lines().map(str::trim).find(|l| l.starts_with("Error ("))
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("Error ("))
 }
 
 #[cfg(test)]
@@ -156,15 +158,24 @@ mod tests {
     #[test]
     fn policy_on_this_machines_kernel() {
         let k = Version(6, 18, 44);
-        assert!(matches!(verdict(Version(3, 17, 1), k, "x86_64"), Verdict::CannotRun(_)));
-        assert!(matches!(verdict(Version(4, 1, 1), k, "x86_64"), Verdict::NoTcp(_)));
+        assert!(matches!(
+            verdict(Version(3, 17, 1), k, "x86_64"),
+            Verdict::CannotRun(_)
+        ));
+        assert!(matches!(
+            verdict(Version(4, 1, 1), k, "x86_64"),
+            Verdict::NoTcp(_)
+        ));
         assert_eq!(verdict(Version(4, 2, 1), k, "x86_64"), Verdict::Ok);
         assert_eq!(minimum_for(k, "x86_64"), Version(4, 2, 0));
     }
 
     #[test]
     fn policy_on_older_kernels() {
-        assert_eq!(verdict(Version(3, 17, 1), Version(6, 1, 0), "x86_64"), Verdict::Ok);
+        assert_eq!(
+            verdict(Version(3, 17, 1), Version(6, 1, 0), "x86_64"),
+            Verdict::Ok
+        );
         assert!(matches!(
             verdict(Version(3, 10, 0), Version(6, 1, 0), "x86_64"),
             Verdict::TooOldForRuncConf(_)
@@ -184,7 +195,10 @@ mod tests {
     #[test]
     fn check_output() {
         assert!(check_passed("Looks good.\n", ""));
-        assert!(!check_passed("", "Error (criu/vdso.c:123): vdso: Unexpected rt vDSO area bounds\n"));
+        assert!(!check_passed(
+            "",
+            "Error (criu/vdso.c:123): vdso: Unexpected rt vDSO area bounds\n"
+        ));
         assert_eq!(
             first_error("Warn (x): y\nError (criu/vdso.c:1): vdso: bad\n"),
             Some("Error (criu/vdso.c:1): vdso: bad")

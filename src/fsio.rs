@@ -60,13 +60,14 @@ fn fsync_dir(dir: &Path) -> Result<()> {
 
 /// Write `new` to `path` atomically. The temp file lives in the same
 /// directory, gets the old file's owner and mode (0644 for a new file), is
-/// fsynced and re-read through `validate` before it replaces the old file.
+/// fsynced and re-read through `validate` (given the temp path and the bytes)
+/// before it replaces the old file.
 /// The old version, if any, is kept as a backup whose path is returned.
 /// On any error the original file is untouched and the temp file removed.
 pub fn write_atomic(
     path: &Path,
     new: &[u8],
-    validate: &dyn Fn(&[u8]) -> Result<()>,
+    validate: &dyn Fn(&Path, &[u8]) -> Result<()>,
 ) -> Result<Option<PathBuf>> {
     let dir = path
         .parent()
@@ -106,7 +107,8 @@ pub fn write_atomic(
         if written != new {
             bail!("{} does not read back as written", tmp.display());
         }
-        validate(&written).context("the new content failed validation; nothing was changed")?;
+        validate(&tmp, &written)
+            .context("the new content failed validation; nothing was changed")?;
         let backup = match &old_meta {
             Some(_) => {
                 let b = backup_path(path);
@@ -180,10 +182,10 @@ mod tests {
     fn writes_backs_up_and_keeps_mode() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("etc/x.conf");
-        assert_eq!(write_atomic(&p, b"one\n", &|_| Ok(())).unwrap(), None);
+        assert_eq!(write_atomic(&p, b"one\n", &|_, _| Ok(())).unwrap(), None);
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o644);
         fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
-        let b = write_atomic(&p, b"two\n", &|_| Ok(())).unwrap().unwrap();
+        let b = write_atomic(&p, b"two\n", &|_, _| Ok(())).unwrap().unwrap();
         assert_eq!(fs::read(&b).unwrap(), b"one\n");
         assert_eq!(fs::read(&p).unwrap(), b"two\n");
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o640);
@@ -195,7 +197,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("f");
         fs::write(&p, "old").unwrap();
-        let err = write_atomic(&p, b"new", &|_| bail!("nope")).unwrap_err();
+        let err = write_atomic(&p, b"new", &|_, _| bail!("nope")).unwrap_err();
         assert!(format!("{err:#}").contains("nope"));
         assert_eq!(fs::read(&p).unwrap(), b"old");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod criu;
 pub mod daemon_json;
 pub mod distro;
+pub mod docker;
 pub mod edit;
 pub mod fsio;
 pub mod host;

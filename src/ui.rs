@@ -203,6 +203,56 @@ pub fn ask_repairs(steps: &[PlannedStep], opts: &mut Options) -> bool {
     any
 }
 
+/// Offer CRIU from Debian testing when the distro's cannot do the job here.
+pub fn ask_testing(steps: &[PlannedStep], opts: &mut Options) -> bool {
+    if opts.criu_source == crate::setup::CriuSource::DebianTesting
+        || !steps
+            .iter()
+            .any(|s| s.id == "criu-install" && s.offer_testing)
+    {
+        return false;
+    }
+    eprintln!(
+        "{} criu-install: the distro's CRIU cannot do the whole job on this kernel (see the plan).",
+        symbol(Status::Manual)
+    );
+    let yes = dialoguer::Confirm::with_theme(&*theme())
+        .with_prompt("Install CRIU from Debian testing instead (an apt pin admitting only CRIU and its own libraries; simulated first)?")
+        .default(false)
+        .interact_opt()
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+    if yes {
+        opts.criu_source = crate::setup::CriuSource::DebianTesting;
+    }
+    yes
+}
+
+/// One line about the docker daemon that was found.
+pub fn describe_docker(d: &crate::docker::Daemon) -> String {
+    let init = match d.init {
+        crate::docker::Init::Systemd => "systemd",
+        crate::docker::Init::SysV => "SysV init",
+        crate::docker::Init::OpenRc => "OpenRC",
+        crate::docker::Init::Unmanaged => "no init system",
+    };
+    match d.pid {
+        Some(pid) => format!(
+            "Docker: dockerd pid {pid}, managed by {init}, config {}{}",
+            d.config_file,
+            d.experimental_flag
+                .as_ref()
+                .map(|s| format!(", --experimental flag from {s}"))
+                .unwrap_or_default()
+        ),
+        None => format!(
+            "Docker: dockerd is not running (managed by {init}), config {}",
+            d.config_file
+        ),
+    }
+}
+
 /// Ask once: proceed, review each step, or cancel.
 pub fn confirm(steps: &mut [PlannedStep]) -> Choice {
     let pick = dialoguer::Select::with_theme(&*theme())
@@ -213,7 +263,7 @@ pub fn confirm(steps: &mut [PlannedStep]) -> Choice {
     match pick {
         Ok(Some(0)) => Choice::Proceed,
         Ok(Some(1)) => {
-            for s in steps.iter_mut().filter(|s| s.write.is_some()) {
+            for s in steps.iter_mut().filter(|s| s.action.is_some()) {
                 let yes = dialoguer::Confirm::with_theme(&*theme())
                     .with_prompt(format!("Apply {} ({})?", s.id, s.message))
                     .default(true)
@@ -222,7 +272,7 @@ pub fn confirm(steps: &mut [PlannedStep]) -> Choice {
                     .flatten()
                     .unwrap_or(false);
                 if !yes {
-                    s.write = None;
+                    s.action = None;
                     s.status = Status::Skipped;
                     s.diff = None;
                     s.message = "declined by the operator; left unchanged".into();
@@ -247,8 +297,10 @@ impl Progress {
         let bar = term.progress_tty.then(|| {
             let b = indicatif::ProgressBar::new_spinner();
             b.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {prefix}: {wide_msg} [{elapsed}]")
-                    .expect("valid template"),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {prefix}: {wide_msg} [{elapsed}]",
+                )
+                .expect("valid template"),
             );
             b.set_prefix(label.to_string());
             b.enable_steady_tick(std::time::Duration::from_millis(120));

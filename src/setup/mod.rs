@@ -1,13 +1,18 @@
 //! `dockpoint setup`: a desired-state engine. Plan every step from the host
 //! as it is, show the plan with a diff per file, confirm once, apply, report.
 
+mod criu_step;
+mod restart_step;
 mod steps;
 
+pub use criu_step::{TESTING_ALLOWED, TESTING_PIN, TESTING_SOURCES};
 pub use steps::{DAEMON_JSON, RUNC_CONF, STEPS};
 
-use crate::cli::{Format, SetupArgs};
+use crate::cli::{CriuSourceArg, Format, SetupArgs};
+use crate::criu::Version;
 use crate::daemon_json::DaemonInputs;
-use crate::distro::{self, Distro, Family};
+use crate::distro::{self, Distro};
+use crate::docker::{self, Daemon};
 use crate::fsio;
 use crate::host::{Host, SystemRunner, Term};
 use crate::runc_conf::CriuOption;
@@ -31,12 +36,23 @@ pub enum Status {
     Manual,
 }
 
+/// Checks a candidate file (its temp path and bytes) before it is renamed into place.
+pub type Validate = fn(&Host, &Options, &std::path::Path, &[u8]) -> Result<()>;
+
 /// A write the engine will do when the step is applied.
 #[derive(Debug, Clone)]
 pub struct PendingWrite {
     pub path: PathBuf,
     pub new: Vec<u8>,
-    pub validate: fn(&[u8], &Options) -> Result<()>,
+    pub validate: Validate,
+}
+
+/// What applying a step does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Write(PendingWrite),
+    Install(criu_step::Install),
+    Restart(restart_step::Restart),
 }
 
 /// One step of the plan, and after applying, of the report.
@@ -48,10 +64,25 @@ pub struct PlannedStep {
     pub diff: Option<String>,
     pub backup: Option<String>,
     pub message: String,
+    /// criu-install: "apt" or "instructions".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
     #[serde(skip)]
     pub repair: Option<String>,
+    /// Offer CRIU from Debian testing interactively.
     #[serde(skip)]
-    pub write: Option<PendingWrite>,
+    pub offer_testing: bool,
+    /// The real path written (after following symlinks).
+    #[serde(skip)]
+    pub written: Option<PathBuf>,
+    #[serde(skip)]
+    pub action: Option<Action>,
 }
 
 impl PlannedStep {
@@ -63,8 +94,14 @@ impl PlannedStep {
             diff: None,
             backup: None,
             message: String::new(),
+            method: None,
+            instructions: None,
+            version: None,
+            log: None,
             repair: None,
-            write: None,
+            offer_testing: false,
+            written: None,
+            action: None,
         }
     }
 
@@ -75,16 +112,67 @@ impl PlannedStep {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CriuSource {
+    #[default]
+    Distro,
+    DebianTesting,
+}
+
+/// The running kernel.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    pub version: Version,
+    pub release: String,
+    pub arch: String,
+}
+
+impl Kernel {
+    pub fn detect() -> Option<Self> {
+        let u = nix::sys::utsname::uname().ok()?;
+        let release = u.release().to_string_lossy().into_owned();
+        Some(Kernel {
+            version: Version::parse(&release)?,
+            release,
+            arch: u.machine().to_string_lossy().into_owned(),
+        })
+    }
+}
+
 /// Everything the planners need besides the host.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub criu_options: Vec<CriuOption>,
     pub repair_runc: bool,
     pub repair_daemon: bool,
     pub no_install: bool,
     pub no_restart: bool,
+    pub criu_source: CriuSource,
+    pub distro: Distro,
+    /// The running kernel (live hosts only).
+    pub kernel: Option<Kernel>,
+    /// The live docker daemon (live hosts only).
+    pub docker: Option<Daemon>,
     pub daemon: DaemonInputs,
-    pub distro_family: Family,
+    pub lock_wait_secs: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            criu_options: Vec::new(),
+            repair_runc: false,
+            repair_daemon: false,
+            no_install: false,
+            no_restart: false,
+            criu_source: CriuSource::Distro,
+            distro: Distro::unknown(),
+            kernel: None,
+            docker: None,
+            daemon: DaemonInputs::default(),
+            lock_wait_secs: 120,
+        }
+    }
 }
 
 impl Options {
@@ -93,6 +181,14 @@ impl Options {
         let mut v = vec![CriuOption::flag("tcp-established")];
         v.extend(self.criu_options.iter().cloned());
         v
+    }
+
+    /// The lowest CRIU that does the whole job on this kernel.
+    pub fn min_criu(&self) -> Version {
+        match &self.kernel {
+            Some(k) => crate::criu::minimum_for(k.version, &k.arch),
+            None => Version(4, 2, 0),
+        }
     }
 }
 
@@ -106,17 +202,29 @@ pub fn plan(host: &Host, opts: &Options) -> Vec<PlannedStep> {
     out
 }
 
-/// Apply the planned writes; a failing step does not stop the others.
-pub fn apply(steps: &mut [PlannedStep], opts: &Options) {
-    for s in steps.iter_mut() {
-        let Some(w) = s.write.take() else { continue };
-        let validate = |b: &[u8]| (w.validate)(b, opts);
-        match fsio::write_atomic(&w.path, &w.new, &validate) {
-            Ok(backup) => s.backup = backup.map(|b| b.display().to_string()),
-            Err(e) => {
-                s.status = Status::Failed;
-                s.message = format!("{e:#}");
+/// Apply the plan in order; a failing step does not stop the others, and a
+/// later step sees what the earlier ones did.
+pub fn apply(host: &Host, steps: &mut [PlannedStep], opts: &Options) {
+    for i in 0..steps.len() {
+        let (done, rest) = steps.split_at_mut(i);
+        let s = &mut rest[0];
+        match s.action.take() {
+            None => {}
+            Some(Action::Write(w)) => {
+                let validate = |tmp: &std::path::Path, b: &[u8]| (w.validate)(host, opts, tmp, b);
+                match fsio::write_atomic(&w.path, &w.new, &validate) {
+                    Ok(backup) => {
+                        s.backup = backup.map(|b| b.display().to_string());
+                        s.written = Some(w.path.clone());
+                    }
+                    Err(e) => {
+                        s.status = Status::Failed;
+                        s.message = format!("{e:#}");
+                    }
+                }
             }
+            Some(Action::Install(how)) => criu_step::apply(host, opts, s, how),
+            Some(Action::Restart(r)) => restart_step::apply(host, opts, s, r, done),
         }
     }
 }
@@ -200,14 +308,26 @@ pub fn run(args: &SetupArgs) -> i32 {
     };
     let json = args.format == Format::Json;
     let distro = distro::detect(&host.root);
+    let docker = host.live.then(|| docker::discover(&host));
     let mut opts = Options {
         criu_options,
         repair_runc: args.repair,
         repair_daemon: args.repair,
         no_install: args.no_install,
         no_restart: args.no_restart,
-        daemon: DaemonInputs::default(),
-        distro_family: distro.family,
+        criu_source: match args.criu_source {
+            CriuSourceArg::Distro => CriuSource::Distro,
+            CriuSourceArg::DebianTesting => CriuSource::DebianTesting,
+        },
+        distro: distro.clone(),
+        kernel: if host.live { Kernel::detect() } else { None },
+        daemon: DaemonInputs {
+            experimental_flag: docker
+                .as_ref()
+                .is_some_and(|d| d.experimental_flag.is_some()),
+        },
+        docker,
+        lock_wait_secs: 120,
     };
     let interactive = !args.yes && !args.dry_run;
     ui::out(json, &format!("Host: {}", distro.describe()));
@@ -217,6 +337,20 @@ pub fn run(args: &SetupArgs) -> i32 {
             &format!("Root: {} (files only; live steps skipped)", root.display()),
         );
     }
+    if let Some(k) = &opts.kernel {
+        ui::out(
+            json,
+            &format!(
+                "Kernel: {} ({}); CRIU needed: >= {}",
+                k.release,
+                k.arch,
+                opts.min_criu()
+            ),
+        );
+    }
+    if let Some(d) = &opts.docker {
+        ui::out(json, &ui::describe_docker(d));
+    }
     if interactive {
         ui::offer_bela_options(&mut opts);
     }
@@ -224,8 +358,11 @@ pub fn run(args: &SetupArgs) -> i32 {
     if interactive && ui::ask_repairs(&planned, &mut opts) {
         planned = plan(&host, &opts);
     }
+    if interactive && ui::ask_testing(&planned, &mut opts) {
+        planned = plan(&host, &opts);
+    }
     ui::print_plan(json, &planned, args.dry_run);
-    let will_change = planned.iter().any(|s| s.status == Status::Changed);
+    let will_change = planned.iter().any(|s| s.action.is_some());
     if !args.dry_run && will_change {
         let choice = if interactive {
             ui::confirm(&mut planned)
@@ -233,8 +370,8 @@ pub fn run(args: &SetupArgs) -> i32 {
             Choice::Proceed
         };
         if let Choice::Cancel = choice {
-            for s in planned.iter_mut().filter(|s| s.write.is_some()) {
-                s.write = None;
+            for s in planned.iter_mut().filter(|s| s.action.is_some()) {
+                s.action = None;
                 s.status = Status::Skipped;
                 s.diff = None;
                 s.message = "cancelled by the operator; nothing was changed".into();
@@ -243,7 +380,7 @@ pub fn run(args: &SetupArgs) -> i32 {
             finish(json, args.dry_run, &distro, &planned);
             return EXIT_FAILED;
         }
-        apply(&mut planned, &opts);
+        apply(&host, &mut planned, &opts);
     }
     finish(json, args.dry_run, &distro, &planned)
 }

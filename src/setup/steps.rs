@@ -2,13 +2,14 @@
 //! engine shows, confirms and applies. The same planning code serves the
 //! dry run and the real run.
 
-use super::{Options, PendingWrite, PlannedStep, Status};
+use super::{Action, Options, PendingWrite, PlannedStep, Status};
 use crate::daemon_json;
 use crate::edit::{Edit, EditError};
 use crate::fsio;
-use crate::host::Host;
+use crate::host::{Cmd, Host};
 use crate::runc_conf::{self, CriuOption};
 use anyhow::{Result, bail};
+use std::path::Path;
 
 pub const RUNC_CONF: &str = "/etc/criu/runc.conf";
 pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
@@ -23,7 +24,7 @@ pub struct StepDef {
 pub const STEPS: &[StepDef] = &[
     StepDef {
         id: "criu-install",
-        plan: plan_criu_install,
+        plan: |h, o, _| super::criu_step::plan(h, o),
     },
     StepDef {
         id: "runc-conf",
@@ -35,52 +36,9 @@ pub const STEPS: &[StepDef] = &[
     },
     StepDef {
         id: "docker-restart",
-        plan: plan_docker_restart,
+        plan: super::restart_step::plan,
     },
 ];
-
-/// Where CRIU may be installed, relative to the root.
-const CRIU_PATHS: &[&str] = &[
-    "/usr/sbin/criu",
-    "/usr/bin/criu",
-    "/sbin/criu",
-    "/usr/local/sbin/criu",
-    "/usr/local/bin/criu",
-];
-
-fn plan_criu_install(host: &Host, opts: &Options, _: &[PlannedStep]) -> PlannedStep {
-    let mut s = PlannedStep::new("criu-install");
-    if let Some(found) = CRIU_PATHS.iter().find(|p| host.path(p).is_file()) {
-        s.status = Status::Ok;
-        s.message = format!("CRIU is installed at {found}");
-        return s;
-    }
-    if opts.no_install {
-        s.status = Status::Skipped;
-        s.message = "--no-install: CRIU is not installed and was left to you".into();
-        return s;
-    }
-    let how = match opts.distro_family {
-        crate::distro::Family::Debian => "apt-get install criu",
-        crate::distro::Family::Fedora => "dnf install criu",
-        crate::distro::Family::Suse => "zypper install criu",
-        crate::distro::Family::Arch => "pacman -S criu",
-        crate::distro::Family::Alpine | crate::distro::Family::Other => {
-            "see https://criu.org/Installation"
-        }
-    };
-    if !host.live {
-        s.status = Status::Skipped;
-        s.message = format!(
-            "--root: installing packages needs a live system; CRIU is not in the root (in the image: {how})"
-        );
-        return s;
-    }
-    s.status = Status::Manual;
-    s.message =
-        format!("CRIU is not installed; install it: {how} (CRIU >= 4.2 on kernels >= 6.16)");
-    s
-}
 
 /// Plan a file edit: read, run the pure editor, diff. `edit` returns the new
 /// text and its notes, or the editor's error with a possible repair.
@@ -89,7 +47,7 @@ fn plan_file(
     id: &'static str,
     host_path: &str,
     edit: &dyn Fn(&str) -> std::result::Result<Edit, EditError>,
-    validate: fn(&[u8], &Options) -> Result<()>,
+    validate: super::Validate,
 ) -> PlannedStep {
     let mut s = PlannedStep::new(id);
     s.path = Some(host_path.to_string());
@@ -143,11 +101,11 @@ fn plan_file(
                 &old_text,
                 &new,
             ));
-            s.write = Some(PendingWrite {
+            s.action = Some(Action::Write(PendingWrite {
                 path,
                 new: new.into_bytes(),
                 validate,
-            });
+            }));
             s
         }
     }
@@ -164,7 +122,7 @@ fn plan_runc_conf(host: &Host, opts: &Options, _: &[PlannedStep]) -> PlannedStep
     )
 }
 
-fn validate_runc_conf(bytes: &[u8], opts: &Options) -> Result<()> {
+fn validate_runc_conf(_: &Host, opts: &Options, _: &Path, bytes: &[u8]) -> Result<()> {
     let text = std::str::from_utf8(bytes)?;
     for opt in opts.runc_options() {
         let eff = runc_conf::effective(text, &opt.name)?;
@@ -181,48 +139,65 @@ fn validate_runc_conf(bytes: &[u8], opts: &Options) -> Result<()> {
 
 fn plan_daemon_json(host: &Host, opts: &Options, _: &[PlannedStep]) -> PlannedStep {
     let inputs = opts.daemon.clone();
+    let path = opts
+        .docker
+        .as_ref()
+        .map_or(DAEMON_JSON, |d| d.config_file.as_str());
     let mut s = plan_file(
         host,
         "daemon-json",
-        DAEMON_JSON,
+        path,
         &|old| daemon_json::ensure_experimental(old, &inputs, opts.repair_daemon),
         validate_daemon_json,
     );
-    if s.status == Status::Ok && opts.daemon.experimental_flag {
-        s.message = "dockerd runs with --experimental; daemon.json left alone".into();
+    if let Some(src) = opts
+        .docker
+        .as_ref()
+        .and_then(|d| d.experimental_flag.as_ref())
+    {
+        if s.status == Status::Ok {
+            s.message = format!(
+                "dockerd already runs with --experimental (from {src}): daemon.json left alone (the key in both places would stop dockerd from starting)"
+            );
+        } else if s.status == Status::Failed {
+            s.message
+                .push_str(&format!(" (the --experimental flag comes from {src})"));
+        }
     }
     s
 }
 
-fn validate_daemon_json(bytes: &[u8], opts: &Options) -> Result<()> {
+fn validate_daemon_json(host: &Host, opts: &Options, tmp: &Path, bytes: &[u8]) -> Result<()> {
     let text = std::str::from_utf8(bytes)?;
     let v = daemon_json::experimental_value(text)?;
     match (opts.daemon.experimental_flag, v) {
-        (true, None) | (false, Some(serde_json::Value::Bool(true))) => Ok(()),
+        (true, None) | (false, Some(serde_json::Value::Bool(true))) => {}
         (_, v) => bail!("the new daemon.json has \"experimental\": {v:?}"),
     }
-}
-
-fn plan_docker_restart(host: &Host, opts: &Options, before: &[PlannedStep]) -> PlannedStep {
-    let mut s = PlannedStep::new("docker-restart");
-    let daemon_changes = before
-        .iter()
-        .any(|p| p.id == "daemon-json" && p.status == Status::Changed);
-    if !daemon_changes {
-        s.status = Status::Ok;
-        s.message = "daemon.json unchanged: no restart needed".into();
-    } else if !host.live {
-        s.status = Status::Skipped;
-        s.message =
-            "--root: not a live system; docker reads daemon.json when it next starts".into();
-    } else if opts.no_restart {
-        s.status = Status::Skipped;
-        s.message = "--no-restart: restart docker yourself to apply daemon.json: systemctl restart docker (not daemon-reload: experimental is not reloadable)".into();
-    } else {
-        s.status = Status::Manual;
-        s.message = "restart docker to apply daemon.json: systemctl restart docker (or service docker restart); it stops running containers unless live-restore is on".into();
+    // Where this dockerd can (>= 23.0), let it judge the candidate with its live flags.
+    let Some(d) = opts.docker.as_ref().filter(|_| host.live) else {
+        return Ok(());
+    };
+    let Some(dockerd) = &d.dockerd else {
+        return Ok(());
+    };
+    let mut cmd =
+        Cmd::new(dockerd, &["--validate", "--config-file"]).arg(tmp.display().to_string());
+    for f in d.flags_for_validate() {
+        cmd = cmd.arg(f);
     }
-    s
+    let out = host.run(&cmd)?;
+    let said = format!("{}{}", out.stdout, out.stderr);
+    if said.contains("unknown flag: --validate") {
+        return Ok(()); // docker < 23.0 cannot validate; the restart step verifies.
+    }
+    if !out.success() {
+        bail!(
+            "dockerd --validate rejects the new daemon.json, so it was not written: {}",
+            out.tail(5)
+        );
+    }
+    Ok(())
 }
 
 /// Parse the `--criu-option` values given on the command line.
@@ -235,39 +210,23 @@ mod tests {
     use super::*;
     use crate::host::{RecordingRunner, Term};
 
-    fn host(root: &std::path::Path) -> Host {
-        Host::new(
-            Some(root.to_path_buf()),
+    #[test]
+    fn restart_is_not_planned_under_root() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(
+            Some(d.path().to_path_buf()),
             Box::new(RecordingRunner::default()),
             Term::plain(),
-        )
-    }
-
-    #[test]
-    fn restart_is_only_planned_when_daemon_json_changes() {
-        let d = tempfile::tempdir().unwrap();
-        let h = host(d.path());
+        );
         let opts = Options::default();
         let mut changed = PlannedStep::new("daemon-json");
         changed.status = Status::Changed;
-        assert_eq!(plan_docker_restart(&h, &opts, &[]).status, Status::Ok);
-        assert_eq!(
-            plan_docker_restart(&h, &opts, &[changed]).status,
-            Status::Skipped
+        let plan = |b: &[PlannedStep]| super::super::restart_step::plan(&h, &opts, b);
+        assert_eq!(plan(&[]).status, Status::Ok);
+        assert_eq!(plan(&[changed]).status, Status::Skipped);
+        assert!(
+            h.runner.run(&Cmd::new("true", &[])).is_err(),
+            "nothing was run"
         );
-    }
-
-    #[test]
-    fn criu_found_under_root() {
-        let d = tempfile::tempdir().unwrap();
-        let h = host(d.path());
-        let opts = Options {
-            no_install: true,
-            ..Options::default()
-        };
-        assert_eq!(plan_criu_install(&h, &opts, &[]).status, Status::Skipped);
-        std::fs::create_dir_all(d.path().join("usr/sbin")).unwrap();
-        std::fs::write(d.path().join("usr/sbin/criu"), "").unwrap();
-        assert_eq!(plan_criu_install(&h, &opts, &[]).status, Status::Ok);
     }
 }

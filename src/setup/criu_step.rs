@@ -1,0 +1,540 @@
+//! The `criu-install` step: CRIU present and able to do the job on this
+//! kernel, installed with apt (the distro's, or Debian testing's through a
+//! pin), or the right instructions for everyone else.
+
+use super::{Action, CriuSource, Options, PlannedStep, Status};
+use crate::apt::{self, Inst};
+use crate::criu::{self, Verdict, Version};
+use crate::distro::Family;
+use crate::fsio;
+use crate::host::{Cmd, Host};
+use crate::ui::Progress;
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+use std::time::Duration;
+
+/// Where CRIU may be installed, relative to the root.
+const CRIU_PATHS: &[&str] = &[
+    "/usr/sbin/criu",
+    "/usr/bin/criu",
+    "/sbin/criu",
+    "/usr/local/sbin/criu",
+    "/usr/local/bin/criu",
+];
+
+/// The packages CRIU may bring from Debian testing; anything else refuses.
+pub const TESTING_ALLOWED: &[&str] = &["criu", "libcompel1", "libnet9", "libnl-3-200"];
+pub const TESTING_SOURCES: &str = "/etc/apt/sources.list.d/dockpoint-criu-testing.sources";
+pub const TESTING_PIN: &str = "/etc/apt/preferences.d/dockpoint-criu-testing";
+
+#[derive(Debug, Clone)]
+pub enum Install {
+    /// `apt-get install criu` from the host's own sources.
+    Apt { update_first: bool },
+    /// Through the Debian testing pin (already simulated).
+    Testing { mirror: String },
+}
+
+fn template(family: Family, id: &str) -> &'static str {
+    match (family, id) {
+        (Family::Debian, "ubuntu") => include_str!("../../templates/criu/ubuntu.txt"),
+        (Family::Debian, "debian") => include_str!("../../templates/criu/debian.txt"),
+        (Family::Debian, _) => include_str!("../../templates/criu/debian.txt"),
+        (Family::Fedora, _) => include_str!("../../templates/criu/fedora.txt"),
+        (Family::Suse, _) => include_str!("../../templates/criu/suse.txt"),
+        (Family::Arch, _) => include_str!("../../templates/criu/arch.txt"),
+        (Family::Alpine, _) => include_str!("../../templates/criu/alpine.txt"),
+        (Family::Other, _) => include_str!("../../templates/criu/other.txt"),
+    }
+}
+
+/// The instructions for this distro, with its own values filled in.
+pub fn instructions(opts: &Options, candidate: Option<&str>) -> String {
+    let d = &opts.distro;
+    let is_ubuntu = d.id == "ubuntu" || d.ubuntu_codename.is_some();
+    let t = template(d.family, if is_ubuntu { "ubuntu" } else { &d.id });
+    let min = opts.min_criu().to_string();
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    t.replace("{min}", &min)
+        .replace("{pretty}", d.pretty_name.as_deref().unwrap_or(&d.id))
+        .replace("{id}", &d.id)
+        .replace("{version_id}", &dash(&d.version_id))
+        .replace("{codename}", &dash(&d.codename))
+        .replace(
+            "{ubuntu_codename}",
+            &d.ubuntu_codename
+                .clone()
+                .or(d.codename.clone())
+                .unwrap_or_default(),
+        )
+        .replace("{candidate}", candidate.unwrap_or("none"))
+        .trim_end()
+        .to_string()
+}
+
+/// The installed CRIU binary and its version.
+pub fn installed(host: &Host) -> Option<(String, Option<Version>)> {
+    let path = CRIU_PATHS.iter().find(|p| host.path(p).is_file())?;
+    if !host.live {
+        return Some((path.to_string(), None));
+    }
+    let out = host.run(&Cmd::new(path, &["--version"])).ok()?;
+    Some((path.to_string(), criu::parse_version_output(&out.stdout)))
+}
+
+/// `criu check`: Ok(()) or the first error line.
+fn check(host: &Host, path: &str) -> std::result::Result<(), String> {
+    match host.run(&Cmd::new(path, &["check"]).timeout(Duration::from_secs(30))) {
+        Ok(o) if criu::check_passed(&o.stdout, &o.stderr) => Ok(()),
+        Ok(o) => Err(criu::first_error(&o.stderr)
+            .map(str::to_owned)
+            .unwrap_or_else(|| o.tail(3))),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+fn verdict_for(opts: &Options, v: Version) -> Verdict {
+    match &opts.kernel {
+        Some(k) => criu::verdict(v, k.version, &k.arch),
+        None => Verdict::Ok,
+    }
+}
+
+pub fn plan(host: &Host, opts: &Options) -> PlannedStep {
+    let mut s = PlannedStep::new("criu-install");
+    let present = installed(host);
+    if let Some((path, version)) = &present {
+        let Some(v) = version else {
+            s.status = Status::Ok;
+            s.message = format!("CRIU is installed at {path}");
+            return s;
+        };
+        s.version = Some(v.to_string());
+        let verdict = verdict_for(opts, *v);
+        if verdict.is_ok() {
+            return match check(host, path) {
+                Ok(()) => {
+                    s.status = Status::Ok;
+                    s.message = format!("CRIU {v} at {path}; criu check: Looks good.");
+                    s
+                }
+                Err(e) => s.failed(format!(
+                    "CRIU {v} at {path} is new enough, but `criu check` fails: {e}"
+                )),
+            };
+        }
+        if opts.criu_source == CriuSource::Distro {
+            // Maybe the distro has a newer one.
+            if let Some(c) = candidate_upgrade(host, opts, *v) {
+                return plan_apt(host, opts, s, Some(c), false);
+            }
+            s.method = Some("instructions");
+            s.instructions = Some(instructions(opts, None));
+            s.offer_testing = opts.distro.id == "debian";
+            return s.failed(format!(
+                "CRIU {v} is installed, but {}. Ways to a new enough CRIU:\n{}",
+                verdict.reason().unwrap_or_default(),
+                instructions(opts, None)
+            ));
+        }
+    }
+    if opts.no_install {
+        s.status = Status::Skipped;
+        s.message = "--no-install: CRIU is not installed and was left to you".into();
+        return s;
+    }
+    let debian_apt = opts.distro.family == Family::Debian && apt::has_apt(host);
+    if !host.live {
+        s.status = Status::Skipped;
+        s.method = Some(if debian_apt { "apt" } else { "instructions" });
+        s.instructions = Some(instructions(opts, None));
+        s.message = format!(
+            "--root: installing packages needs a live system; CRIU is not in the root. In the image:\n{}",
+            instructions(opts, None)
+        );
+        return s;
+    }
+    if !debian_apt {
+        s.status = Status::Manual;
+        s.method = Some("instructions");
+        s.instructions = Some(instructions(opts, None));
+        s.message = format!("CRIU is not installed.\n{}", instructions(opts, None));
+        return s;
+    }
+    if opts.criu_source == CriuSource::DebianTesting {
+        return plan_testing(host, opts, s);
+    }
+    let pol = apt::policy(host, "criu", &[]).unwrap_or_default();
+    let lists_empty = !has_lists(host);
+    if pol.candidate.is_none() && !lists_empty {
+        s.status = Status::Manual;
+        s.method = Some("instructions");
+        s.instructions = Some(instructions(opts, None));
+        s.message = format!(
+            "apt has no criu package for {}.\n{}",
+            opts.distro.describe(),
+            instructions(opts, None)
+        );
+        return s;
+    }
+    plan_apt(host, opts, s, pol.candidate, lists_empty)
+}
+
+fn has_lists(host: &Host) -> bool {
+    std::fs::read_dir(host.path("/var/lib/apt/lists"))
+        .map(|it| {
+            it.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
+        })
+        .unwrap_or(false)
+}
+
+/// A distro candidate newer than the installed CRIU that does the job.
+fn candidate_upgrade(host: &Host, opts: &Options, installed: Version) -> Option<String> {
+    if opts.distro.family != Family::Debian || !apt::has_apt(host) || opts.no_install {
+        return None;
+    }
+    let c = apt::policy(host, "criu", &[]).ok()?.candidate?;
+    let v = Version::parse(&c)?;
+    (v > installed && verdict_for(opts, v).is_ok()).then_some(c)
+}
+
+fn plan_apt(
+    host: &Host,
+    opts: &Options,
+    mut s: PlannedStep,
+    candidate: Option<String>,
+    update_first: bool,
+) -> PlannedStep {
+    let _ = host;
+    s.status = Status::Changed;
+    s.method = Some("apt");
+    s.action = Some(Action::Install(Install::Apt { update_first }));
+    let c = candidate
+        .clone()
+        .unwrap_or_else(|| "(after apt-get update)".into());
+    s.message = format!("install CRIU {c} with apt-get install criu");
+    if let Some(v) = candidate.as_deref().and_then(Version::parse) {
+        s.version = Some(v.to_string());
+        if let Some(reason) = verdict_for(opts, v).reason() {
+            s.offer_testing = opts.distro.id == "debian";
+            s.message.push_str(&format!(
+                "\n    warning: {reason}.\n    Ways to a new enough CRIU:\n{}",
+                indent(&instructions(opts, candidate.as_deref()), 6)
+            ));
+        }
+    }
+    s
+}
+
+fn indent(text: &str, n: usize) -> String {
+    text.lines()
+        .map(|l| format!("{}{l}", " ".repeat(n)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The host's own Debian mirror, from its apt sources.
+pub fn debian_mirror(host: &Host) -> Option<String> {
+    let mut texts: Vec<String> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(host.path("/etc/apt/sources.list.d")) {
+        let mut files: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for f in files {
+            if f.to_string_lossy().contains("dockpoint") {
+                continue;
+            }
+            if let Ok(t) = std::fs::read_to_string(&f) {
+                texts.push(t);
+            }
+        }
+    }
+    if let Ok(t) = std::fs::read_to_string(host.path("/etc/apt/sources.list")) {
+        texts.push(t);
+    }
+    texts.iter().flat_map(|t| t.lines()).find_map(|l| {
+        let l = l.trim();
+        let uri = if let Some(rest) = l.strip_prefix("URIs:") {
+            rest.split_whitespace().next()
+        } else if l.starts_with("deb ") {
+            l.split_whitespace().skip(1).find(|w| !w.starts_with('['))
+        } else {
+            None
+        }?;
+        let uri = uri.trim_end_matches('/');
+        (uri.ends_with("/debian") && uri.starts_with("http")).then(|| uri.to_string())
+    })
+}
+
+pub fn testing_sources(mirror: &str) -> String {
+    format!(
+        "# Written by dockpoint (--criu-source debian-testing): Debian testing, for CRIU only\n\
+         # (see {TESTING_PIN}). Remove both files and run apt-get update to undo.\n\
+         Types: deb\nURIs: {mirror}\nSuites: testing\nComponents: main\n\
+         Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+    )
+}
+
+pub fn testing_pin() -> String {
+    format!(
+        "# Written by dockpoint (--criu-source debian-testing): admit only CRIU and its own\n\
+         # libraries from Debian testing; nothing else from testing is ever installed.\n\
+         Package: *\nPin: release a=testing\nPin-Priority: -10\n\n\
+         Package: {}\nPin: release a=testing\nPin-Priority: 600\n",
+        TESTING_ALLOWED.join(" ")
+    )
+}
+
+/// Simulate installing CRIU from Debian testing in a private copy of apt's
+/// state: the host's apt configuration and lists are not touched.
+pub fn simulate_testing(host: &Host, mirror: &str, progress: &Progress) -> Result<Vec<Inst>> {
+    let base = host.path("/var/lib/dockpoint");
+    std::fs::create_dir_all(&base)?;
+    let tmp = tempfile::Builder::new()
+        .prefix("apt-sim-")
+        .tempdir_in(&base)
+        .context("cannot create a directory for the apt simulation")?;
+    let t = tmp.path();
+    for d in [
+        "sources.list.d",
+        "preferences.d",
+        "lists/partial",
+        "cache/archives/partial",
+    ] {
+        std::fs::create_dir_all(t.join(d))?;
+    }
+    let copy_dir = |from: &str, to: &Path| {
+        if let Ok(rd) = std::fs::read_dir(host.path(from)) {
+            for e in rd.flatten().filter(|e| e.path().is_file()) {
+                let dst = to.join(e.file_name());
+                if std::fs::hard_link(e.path(), &dst).is_err() {
+                    let _ = std::fs::copy(e.path(), &dst);
+                }
+            }
+        }
+    };
+    copy_dir("/etc/apt/sources.list.d", &t.join("sources.list.d"));
+    copy_dir("/etc/apt/preferences.d", &t.join("preferences.d"));
+    copy_dir("/var/lib/apt/lists", &t.join("lists"));
+    std::fs::write(
+        t.join("sources.list.d/dockpoint-criu-testing.sources"),
+        testing_sources(mirror),
+    )?;
+    std::fs::write(
+        t.join("preferences.d/dockpoint-criu-testing"),
+        testing_pin(),
+    )?;
+    let p = |s: &Path| s.display().to_string();
+    let opts = [
+        format!("-oDir::Etc::SourceParts={}", p(&t.join("sources.list.d"))),
+        format!(
+            "-oDir::Etc::PreferencesParts={}",
+            p(&t.join("preferences.d"))
+        ),
+        format!("-oDir::State::Lists={}", p(&t.join("lists"))),
+        format!("-oDir::Cache={}", p(&t.join("cache"))),
+        "-oDebug::NoLocking=1".into(),
+    ];
+    let o: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let log = apt::new_log(host, "apt-simulate")?;
+    let upd = apt::run_logged(
+        host,
+        &[&o[..], &["update"]].concat(),
+        Duration::from_secs(300),
+        &log,
+        progress,
+    )?;
+    if !upd.success() {
+        bail!(
+            "could not read Debian testing from {mirror} (apt-get update failed; log {}):\n{}",
+            log.display(),
+            upd.tail(5)
+        );
+    }
+    progress.phase("simulating apt-get install criu from testing");
+    let sim = apt::run_logged(
+        host,
+        &[&o[..], &["-s", "install", "criu"]].concat(),
+        Duration::from_secs(120),
+        &log,
+        progress,
+    )?;
+    let inst = apt::parse_sim(&sim.stdout);
+    let outside: Vec<&Inst> = inst
+        .iter()
+        .filter(|i| !TESTING_ALLOWED.contains(&i.package.as_str()))
+        .collect();
+    if sim.success() && outside.is_empty() {
+        return Ok(inst);
+    }
+    // Say what CRIU from testing would really need.
+    let wide = apt::run_logged(
+        host,
+        &[&o[..], &["-s", "-t", "testing", "install", "criu"]].concat(),
+        Duration::from_secs(120),
+        &log,
+        progress,
+    )?;
+    let needs: Vec<String> = apt::parse_sim(&wide.stdout)
+        .into_iter()
+        .filter(|i| !TESTING_ALLOWED.contains(&i.package.as_str()))
+        .map(|i| match i.from {
+            Some(f) => format!("{} {f} -> {}", i.package, i.to),
+            None => format!("{} {} (new)", i.package, i.to),
+        })
+        .collect();
+    let libc = needs.iter().any(|n| n.starts_with("libc6 "));
+    bail!(
+        "CRIU from Debian testing would also upgrade {} on this host{}; refused, nothing was changed (simulation log {})",
+        if needs.is_empty() {
+            sim.tail(4)
+        } else {
+            needs.join(", ")
+        },
+        if libc {
+            " (a new C library under every program: not something a CRIU install should do)"
+        } else {
+            ""
+        },
+        log.display()
+    )
+}
+
+fn plan_testing(host: &Host, opts: &Options, mut s: PlannedStep) -> PlannedStep {
+    if opts.distro.id != "debian" {
+        s.method = Some("instructions");
+        s.instructions = Some(instructions(opts, None));
+        s.status = Status::Manual;
+        s.message = format!(
+            "--criu-source debian-testing is for Debian hosts; this is {}.\n{}",
+            opts.distro.describe(),
+            instructions(opts, None)
+        );
+        return s;
+    }
+    let Some(mirror) = debian_mirror(host) else {
+        return s.failed("--criu-source debian-testing: no Debian mirror in /etc/apt/sources.list(.d); add one or install CRIU another way".into());
+    };
+    let progress = Progress::start(&host.term, "criu-install: checking Debian testing");
+    match simulate_testing(host, &mirror, &progress) {
+        Ok(inst) => {
+            progress.finish("the simulation passed");
+            let crit = inst.iter().find(|i| i.package == "criu");
+            s.version = crit.and_then(|i| Version::parse(&i.to).map(|v| v.to_string()));
+            s.status = Status::Changed;
+            s.method = Some("apt");
+            s.message = format!(
+                "install CRIU {} from Debian testing through an apt pin ({TESTING_PIN}) admitting only {}; it pulls: {}",
+                crit.map_or("?", |i| i.to.as_str()),
+                TESTING_ALLOWED.join(" "),
+                inst.iter()
+                    .map(|i| i.package.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            s.action = Some(Action::Install(Install::Testing { mirror }));
+            s
+        }
+        Err(e) => {
+            progress.finish("refused");
+            s.method = Some("apt");
+            s.failed(format!("--criu-source debian-testing: {e:#}"))
+        }
+    }
+}
+
+/// Install, then check that what is installed can do the job here.
+pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
+    let progress = Progress::start(&host.term, "criu-install");
+    let result = (|| -> Result<String> {
+        let log = apt::new_log(host, "apt-criu")?;
+        s.log = Some(log.display().to_string());
+        apt::wait_for_dpkg_lock(host, Duration::from_secs(opts.lock_wait_secs), &progress)?;
+        let mut wrote: Vec<String> = Vec::new();
+        if let Install::Testing { mirror } = &how {
+            for (path, text) in [
+                (TESTING_SOURCES, testing_sources(mirror)),
+                (TESTING_PIN, testing_pin()),
+            ] {
+                fsio::write_atomic(&host.path(path), text.as_bytes(), &|_, _| Ok(()))?;
+                wrote.push(path.to_string());
+            }
+        }
+        let undo = |why: &str| -> anyhow::Error {
+            for w in &wrote {
+                let _ = std::fs::remove_file(host.path(w));
+            }
+            anyhow::anyhow!("{why}")
+        };
+        if matches!(
+            how,
+            Install::Testing { .. } | Install::Apt { update_first: true }
+        ) {
+            let up = apt::run_logged(host, &["update"], Duration::from_secs(600), &log, &progress)?;
+            if !up.success() {
+                return Err(undo(&format!(
+                    "apt-get update failed (log {}):\n{}",
+                    log.display(),
+                    up.tail(8)
+                )));
+            }
+        }
+        let out = apt::run_logged(
+            host,
+            &["-y", "-oDPkg::Lock::Timeout=60", "install", "criu"],
+            Duration::from_secs(900),
+            &log,
+            &progress,
+        )?;
+        if !out.success() {
+            return Err(undo(&format!(
+                "apt-get install criu failed (log {}):\n{}\nInstall it by hand:\n{}",
+                log.display(),
+                out.tail(8),
+                instructions(opts, None)
+            )));
+        }
+        Ok(if wrote.is_empty() {
+            String::new()
+        } else {
+            format!(" (apt pin: {TESTING_PIN}; source: {TESTING_SOURCES})")
+        })
+    })();
+    let how_note = match result {
+        Ok(n) => n,
+        Err(e) => {
+            progress.finish("failed");
+            s.status = Status::Failed;
+            s.message = format!("{e:#}");
+            return;
+        }
+    };
+    progress.finish("installed");
+    let Some((path, Some(v))) = installed(host) else {
+        s.status = Status::Failed;
+        s.message = "apt-get install criu succeeded but no working criu binary was found".into();
+        return;
+    };
+    s.version = Some(v.to_string());
+    let verdict = verdict_for(opts, v);
+    if let Some(reason) = verdict.reason() {
+        s.status = Status::Failed;
+        s.offer_testing = false;
+        s.message = format!(
+            "installed CRIU {v} at {path}{how_note}, but {reason}.\nWays to a new enough CRIU:\n{}",
+            instructions(opts, None)
+        );
+        return;
+    }
+    match check(host, &path) {
+        Ok(()) => {
+            s.status = Status::Changed;
+            s.message = format!("installed CRIU {v} at {path}{how_note}; criu check: Looks good.");
+        }
+        Err(e) => {
+            s.status = Status::Failed;
+            s.message =
+                format!("installed CRIU {v} at {path}{how_note}, but `criu check` fails: {e}");
+        }
+    }
+}

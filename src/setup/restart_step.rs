@@ -1,0 +1,209 @@
+//! The `docker-restart` step: make the live dockerd read daemon.json, verify
+//! experimental is on, and never leave docker stopped.
+
+use super::{Action, Options, PlannedStep, Status};
+use crate::docker::{self, Api, Init, Kind};
+use crate::fsio;
+use crate::host::{Cmd, Host};
+use crate::ui::Progress;
+use anyhow::{Result, bail};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Restart {
+    pub command: Vec<&'static str>,
+}
+
+fn command_line(cmd: &[&str]) -> String {
+    cmd.join(" ")
+}
+
+pub fn plan(host: &Host, opts: &Options, before: &[PlannedStep]) -> PlannedStep {
+    let mut s = PlannedStep::new("docker-restart");
+    let dj = before.iter().find(|p| p.id == "daemon-json");
+    let changes = dj.is_some_and(|p| p.status == Status::Changed);
+    let file_ok = dj.is_some_and(|p| p.status == Status::Ok);
+    if !host.live {
+        s.status = if changes { Status::Skipped } else { Status::Ok };
+        s.message = if changes {
+            "--root: not a live system; docker reads daemon.json when it next starts".into()
+        } else {
+            "daemon.json unchanged: no restart needed".into()
+        };
+        return s;
+    }
+    let Some(d) = &opts.docker else {
+        s.status = Status::Skipped;
+        s.message = "docker is not installed here".into();
+        return s;
+    };
+    let api = Api::for_host(host);
+    let live = api.experimental();
+    if let Some(note) = d.describe_kind() {
+        s.message = format!("{note}. ");
+    }
+    let exp = match live {
+        Ok(e) => e,
+        Err(e) => {
+            s.status = if changes || file_ok {
+                Status::Ok
+            } else {
+                Status::Skipped
+            };
+            s.message.push_str(&format!(
+                "docker is not running ({e:#}); it reads daemon.json when it starts"
+            ));
+            return s;
+        }
+    };
+    if exp {
+        s.status = Status::Ok;
+        s.message
+            .push_str("experimental is on (Docker-Experimental: true): no restart needed");
+        return s;
+    }
+    if !changes && !file_ok {
+        s.status = Status::Skipped;
+        s.message
+            .push_str("daemon.json is not ready (see daemon-json): docker was not restarted");
+        return s;
+    }
+    let why = if changes {
+        "so that it reads the new daemon.json (experimental is not reloadable; `systemctl daemon-reload` does not apply it)"
+    } else {
+        "daemon.json turns experimental on, but the running docker has it off (Docker-Experimental: false)"
+    };
+    let containers = api.running_containers().unwrap_or_default();
+    let live_restore = api
+        .json("/info")
+        .ok()
+        .and_then(|i| i["LiveRestoreEnabled"].as_bool())
+        .unwrap_or(false);
+    let impact = if containers.is_empty() {
+        "no containers are running".to_string()
+    } else if live_restore {
+        format!(
+            "live-restore is on: running containers ({}) keep running",
+            containers.join(", ")
+        )
+    } else {
+        format!(
+            "this stops the running containers: {} (live-restore is off; only those with restart policy always/unless-stopped come back)",
+            containers.join(", ")
+        )
+    };
+    let cmd = match (d.kind, d.restart_command()) {
+        (Kind::Snap, _) => Some(vec!["snap", "restart", "docker"]),
+        (_, c) => c,
+    };
+    let Some(cmd) = cmd else {
+        s.status = Status::Manual;
+        s.message.push_str(&format!(
+            "restart docker {why}: dockerd (pid {}) is not managed by systemd, SysV init or OpenRC, so restart it the way it was started: stop it (kill -TERM {}), start it again as `{}`, then check: docker version --format '{{{{.Server.Experimental}}}}' prints true. {impact}",
+            d.pid.map_or("?".into(), |p| p.to_string()),
+            d.pid.map_or("<pid>".into(), |p| p.to_string()),
+            d.argv.join(" ")
+        ));
+        return s;
+    };
+    if opts.no_restart {
+        s.status = Status::Skipped;
+        s.message.push_str(&format!(
+            "--no-restart: restart docker yourself {why}: {} ({impact})",
+            command_line(&cmd)
+        ));
+        return s;
+    }
+    s.status = Status::Changed;
+    s.message.push_str(&format!(
+        "restart docker with `{}` {why}; {impact}",
+        command_line(&cmd)
+    ));
+    s.action = Some(Action::Restart(Restart { command: cmd }));
+    s
+}
+
+fn restart_and_verify(host: &Host, cmd: &[&str], progress: &Progress) -> Result<()> {
+    let api = Api::for_host(host);
+    progress.phase(&format!("running {}", command_line(cmd)));
+    let out = host.run(&Cmd::new(cmd[0], &cmd[1..]).timeout(Duration::from_secs(120)))?;
+    if !out.success() {
+        bail!(
+            "`{}` failed (exit {:?}):\n{}",
+            command_line(cmd),
+            out.status,
+            out.tail(10)
+        );
+    }
+    let exp = docker::wait_for_api(&api, Duration::from_secs(60), &|left| {
+        progress.phase(&format!("waiting for the docker API: {left}s left"))
+    })?;
+    if !exp {
+        bail!("docker is back, but experimental is still off (Docker-Experimental: false)");
+    }
+    Ok(())
+}
+
+pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, r: Restart, before: &[PlannedStep]) {
+    let Some(d) = &opts.docker else { return };
+    let dj = before.iter().find(|p| p.id == "daemon-json");
+    if dj.is_some_and(|p| p.status == Status::Failed) {
+        s.status = Status::Skipped;
+        s.message =
+            "daemon.json was not written (see daemon-json): docker was not restarted".into();
+        return;
+    }
+    let progress = Progress::start(&host.term, "docker-restart");
+    let first = restart_and_verify(host, &r.command, &progress);
+    let Err(err) = first else {
+        progress.finish("docker is back with experimental on");
+        s.status = Status::Changed;
+        s.message = format!(
+            "restarted docker with `{}`; experimental is on (Docker-Experimental: true)",
+            command_line(&r.command)
+        );
+        return;
+    };
+    // Roll back: the previous daemon.json, a clean start counter, a restart.
+    let log = docker::log_tail(host, d, 30);
+    let mut done = Vec::new();
+    if let Some(p) = dj.and_then(|p| p.written.clone()) {
+        match dj.and_then(|p| p.backup.clone()) {
+            Some(b) => match std::fs::read(&b) {
+                Ok(old) => {
+                    if fsio::write_atomic(&p, &old, &|_, _| Ok(())).is_ok() {
+                        done.push(format!("restored {} from {b}", p.display()));
+                    }
+                }
+                Err(e) => done.push(format!("could not read the backup {b}: {e}")),
+            },
+            None => {
+                if std::fs::remove_file(&p).is_ok() {
+                    done.push(format!("removed {} (it did not exist before)", p.display()));
+                }
+            }
+        }
+    }
+    if d.init == Init::Systemd {
+        let _ = host.run(&Cmd::new("systemctl", &["reset-failed", "docker"]));
+    }
+    progress.phase("rolling back");
+    let api = Api::for_host(host);
+    let again = host
+        .run(&Cmd::new(r.command[0], &r.command[1..]).timeout(Duration::from_secs(120)))
+        .ok()
+        .filter(|o| o.success())
+        .and_then(|_| docker::wait_for_api(&api, Duration::from_secs(60), &|_| {}).ok());
+    s.status = Status::Failed;
+    let state = match again {
+        Some(_) => format!("{}; docker is running again", done.join("; ")),
+        None => format!(
+            "{}; docker did NOT come back: start it with `{}` and read `journalctl -u docker` / /var/log/docker.log",
+            done.join("; "),
+            command_line(&r.command)
+        ),
+    };
+    progress.finish("rolled back");
+    s.message =
+        format!("{err:#}\nRolled back: {state}.\nThe daemon's log before the rollback:\n{log}");
+}
