@@ -29,12 +29,14 @@ pub fn parse_policy(text: &str) -> Policy {
     }
 }
 
-/// One `Inst` line of `apt-get -s`: package, old version, new version.
+/// One `Inst` line of `apt-get -s`: package, old version, new version, and
+/// the release it comes from (`Debian:testing`, `Debian:13.2/stable`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inst {
     pub package: String,
     pub from: Option<String>,
     pub to: String,
+    pub release: String,
 }
 
 /// Parse `Inst libc6 [2.36-9] (2.41-12 Debian:testing [amd64])`.
@@ -50,15 +52,14 @@ pub fn parse_sim(text: &str) -> Vec<Inst> {
                 }
                 None => (None, rest),
             };
-            let to = rest
-                .strip_prefix('(')?
-                .split_whitespace()
-                .next()?
-                .to_string();
+            let mut words = rest.strip_prefix('(')?.split_whitespace();
+            let to = words.next()?.to_string();
+            let release = words.next().unwrap_or_default().to_string();
             Some(Inst {
                 package: package.to_string(),
                 from,
                 to,
+                release,
             })
         })
         .collect()
@@ -243,6 +244,7 @@ mod tests {
         assert_eq!(s[0].package, "libc6");
         assert_eq!(s[0].from.as_deref(), Some("2.36-9+deb12u10"));
         assert_eq!(s[0].to, "2.41-12");
+        assert_eq!(s[0].release, "Debian:testing");
         assert_eq!(s[1].from, None);
     }
 

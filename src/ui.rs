@@ -320,12 +320,10 @@ impl Progress {
         match &self.bar {
             Some(b) => b.set_message(msg.to_string()),
             None => {
+                // Without a terminal: the first phase, then a line every 3s at most.
                 let mut last = self.last.lock().expect("lock");
                 let (text, at) = &mut *last;
-                // A countdown changes every tick: without a terminal, say it every 10s.
-                let countdown = msg.ends_with("s left");
-                let due = !countdown || at.is_none_or(|t| t.elapsed().as_secs() >= 10);
-                if text != msg && due {
+                if at.is_none_or(|t| t.elapsed().as_secs() >= 3) && *text != msg {
                     eprintln!("{}: {msg}", self.label);
                     *text = msg.to_string();
                     *at = Some(std::time::Instant::now());

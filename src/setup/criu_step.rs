@@ -26,6 +26,12 @@ const CRIU_PATHS: &[&str] = &[
 pub const TESTING_ALLOWED: &[&str] = &["criu", "libcompel1", "libnet9", "libnl-3-200"];
 pub const TESTING_SOURCES: &str = "/etc/apt/sources.list.d/dockpoint-criu-testing.sources";
 pub const TESTING_PIN: &str = "/etc/apt/preferences.d/dockpoint-criu-testing";
+/// The install from testing, simulated: only what CRIU needs, no recommends.
+const TESTING_INSTALL: &[&str] = &["-s", "--no-install-recommends", "install", "criu"];
+
+fn from_testing_not_allowed(i: &Inst) -> bool {
+    i.release.contains(":testing") && !TESTING_ALLOWED.contains(&i.package.as_str())
+}
 
 #[derive(Debug, Clone)]
 pub enum Install {
@@ -354,15 +360,17 @@ pub fn simulate_testing(host: &Host, mirror: &str, progress: &Progress) -> Resul
     progress.phase("simulating apt-get install criu from testing");
     let sim = apt::run_logged(
         host,
-        &[&o[..], &["-s", "install", "criu"]].concat(),
+        &[&o[..], TESTING_INSTALL].concat(),
         Duration::from_secs(120),
         &log,
         progress,
     )?;
     let inst = apt::parse_sim(&sim.stdout);
+    // Ordinary dependencies from the host's own release are fine; from
+    // testing only CRIU and its own libraries may come.
     let outside: Vec<&Inst> = inst
         .iter()
-        .filter(|i| !TESTING_ALLOWED.contains(&i.package.as_str()))
+        .filter(|i| from_testing_not_allowed(i))
         .collect();
     if sim.success() && outside.is_empty() {
         return Ok(inst);
@@ -370,14 +378,25 @@ pub fn simulate_testing(host: &Host, mirror: &str, progress: &Progress) -> Resul
     // Say what CRIU from testing would really need.
     let wide = apt::run_logged(
         host,
-        &[&o[..], &["-s", "-t", "testing", "install", "criu"]].concat(),
+        &[
+            &o[..],
+            &[
+                "-s",
+                "-t",
+                "testing",
+                "--no-install-recommends",
+                "install",
+                "criu",
+            ],
+        ]
+        .concat(),
         Duration::from_secs(120),
         &log,
         progress,
     )?;
     let needs: Vec<String> = apt::parse_sim(&wide.stdout)
         .into_iter()
-        .filter(|i| !TESTING_ALLOWED.contains(&i.package.as_str()))
+        .filter(from_testing_not_allowed)
         .map(|i| match i.from {
             Some(f) => format!("{} {f} -> {}", i.package, i.to),
             None => format!("{} {} (new)", i.package, i.to),
@@ -479,13 +498,17 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
                 )));
             }
         }
-        let out = apt::run_logged(
-            host,
-            &["-y", "-oDPkg::Lock::Timeout=60", "install", "criu"],
-            Duration::from_secs(900),
-            &log,
-            &progress,
-        )?;
+        let install: &[&str] = match how {
+            Install::Testing { .. } => &[
+                "-y",
+                "-oDPkg::Lock::Timeout=60",
+                "--no-install-recommends",
+                "install",
+                "criu",
+            ],
+            Install::Apt { .. } => &["-y", "-oDPkg::Lock::Timeout=60", "install", "criu"],
+        };
+        let out = apt::run_logged(host, install, Duration::from_secs(900), &log, &progress)?;
         if !out.success() {
             return Err(undo(&format!(
                 "apt-get install criu failed (log {}):\n{}\nInstall it by hand:\n{}",
@@ -522,7 +545,7 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
         s.offer_testing = false;
         s.message = format!(
             "installed CRIU {v} at {path}{how_note}, but {reason}.\nWays to a new enough CRIU:\n{}",
-            instructions(opts, None)
+            instructions(opts, Some(&v.to_string()))
         );
         return;
     }

@@ -194,6 +194,16 @@ cg_remove() {
     [ ! -d "$cg" ] || log "warning: could not remove $cg"
 }
 
+# Kill every process in a cgroup tree of ours (by its own name), then remove it.
+kill_cgroup() {
+    local cg=$1
+    [ -d "$cg" ] || return 0
+    log "cleaning up $cg"
+    find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+    sleep 0.3
+    cg_remove "$cg"
+}
+
 # Stop the host: docker's containers first, then poweroff (systemd) or
 # docker's init script; the PID namespace dies with its PID 1.
 stop_host() {
