@@ -1,11 +1,15 @@
 # dockpoint: build, test, measure.
-.PHONY: build test fmt-check clippy unit bench setup
+.PHONY: build test check fmt-check clippy unit e2e bench bench-e2e setup
 
 build:
 	cargo build --release --locked
 
-# The whole test suite: formatting, lints, and every test.
-test: fmt-check clippy unit
+# The whole test suite: formatting, lints, every unit and integration test,
+# and the end-to-end tests on real Debian hosts (root; a few minutes).
+test: check e2e
+
+# The fast part: formatting, lints, unit and integration tests (seconds).
+check: fmt-check clippy unit
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -16,9 +20,17 @@ clippy:
 unit:
 	cargo test --locked
 
-# Timing of the idempotent re-run against `true` as the floor.
+# Real Debian 12/13 hosts (systemd and SysV), real docker, apt and CRIU.
+e2e:
+	tests/e2e/run.sh
+
+# Idempotent re-run timing against `true` (hyperfine).
 bench: build
 	bench/setup-rerun.sh
+
+# setup --yes on a fresh Debian 13 host against a shell script doing the same.
+bench-e2e:
+	tests/e2e/run.sh bench_setup_vs_script
 
 # The main job: configure this host (as root).
 setup: build

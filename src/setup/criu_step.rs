@@ -561,3 +561,184 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distro::{self, Distro};
+    use crate::host::{RecordingRunner, Term};
+    use crate::setup::Kernel;
+
+    /// A live host whose files live in a temp dir and whose commands are scripted.
+    fn host(dir: &Path, runner: RecordingRunner) -> Host {
+        Host {
+            root: dir.to_path_buf(),
+            live: true,
+            runner: Box::new(runner),
+            term: Term::plain(),
+        }
+    }
+
+    fn opts(os_release: &str) -> Options {
+        Options {
+            distro: Distro::from_fields(&distro::parse(os_release), Some("/etc/os-release".into())),
+            kernel: Some(Kernel {
+                version: Version(6, 18, 44),
+                release: "6.18.44".into(),
+                arch: "x86_64".into(),
+            }),
+            ..Options::default()
+        }
+    }
+
+    const DEBIAN: &str = "ID=debian\nVERSION_ID=13\nVERSION_CODENAME=trixie\n";
+
+    fn touch(dir: &Path, rel: &str) {
+        let p = dir.join(rel.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "").unwrap();
+    }
+
+    #[test]
+    fn installed_and_good_is_ok_after_criu_check() {
+        let d = tempfile::tempdir().unwrap();
+        touch(d.path(), "/usr/sbin/criu");
+        let r = RecordingRunner::default()
+            .answer("/usr/sbin/criu --version", 0, "Version: 4.2.1\n", "")
+            .answer("/usr/sbin/criu check", 0, "Looks good.\n", "");
+        let h = host(d.path(), r);
+        let s = plan(&h, &opts(DEBIAN));
+        assert_eq!(s.status, Status::Ok, "{}", s.message);
+        assert_eq!(s.version.as_deref(), Some("4.2.1"));
+        assert!(s.action.is_none());
+    }
+
+    #[test]
+    fn installed_but_too_old_for_this_kernel_fails_with_the_ways() {
+        let d = tempfile::tempdir().unwrap();
+        touch(d.path(), "/usr/sbin/criu");
+        let r = RecordingRunner::default()
+            .answer("/usr/sbin/criu --version", 0, "Version: 3.17.1\n", "")
+            .answer(
+                "apt-cache policy criu",
+                0,
+                "criu:\n  Installed: 3.17.1-2\n  Candidate: 3.17.1-2\n",
+                "",
+            );
+        let h = host(d.path(), r);
+        let s = plan(&h, &opts(DEBIAN));
+        assert_eq!(s.status, Status::Failed);
+        assert!(s.message.contains("vDSO"), "{}", s.message);
+        assert!(s.message.contains("--criu-source debian-testing"));
+        assert!(s.offer_testing);
+    }
+
+    #[test]
+    fn missing_on_debian_plans_apt_and_warns_before_installing() {
+        let d = tempfile::tempdir().unwrap();
+        touch(d.path(), "/usr/bin/apt-get");
+        touch(
+            d.path(),
+            "/var/lib/apt/lists/deb_dists_trixie_main_binary-amd64_Packages",
+        );
+        let r = RecordingRunner::default().answer(
+            "apt-cache policy criu",
+            0,
+            "criu:\n  Installed: (none)\n  Candidate: 4.1.1-1\n",
+            "",
+        );
+        let h = host(d.path(), r);
+        let s = plan(&h, &opts(DEBIAN));
+        assert_eq!(s.status, Status::Changed);
+        assert_eq!(s.method, Some("apt"));
+        assert!(matches!(
+            s.action,
+            Some(Action::Install(Install::Apt {
+                update_first: false
+            }))
+        ));
+        assert!(s.message.contains("Can't get 1:16 opt"), "{}", s.message);
+    }
+
+    #[test]
+    fn empty_apt_lists_mean_update_first() {
+        let d = tempfile::tempdir().unwrap();
+        touch(d.path(), "/usr/bin/apt-get");
+        let r = RecordingRunner::default().answer("apt-cache policy criu", 0, "", "");
+        let s = plan(&host(d.path(), r), &opts(DEBIAN));
+        assert!(matches!(
+            s.action,
+            Some(Action::Install(Install::Apt { update_first: true }))
+        ));
+    }
+
+    #[test]
+    fn no_candidate_is_manual_with_instructions() {
+        let d = tempfile::tempdir().unwrap();
+        touch(d.path(), "/usr/bin/apt-get");
+        touch(d.path(), "/var/lib/apt/lists/x_Packages");
+        let r = RecordingRunner::default().answer(
+            "apt-cache policy criu",
+            0,
+            "criu:\n  Installed: (none)\n  Candidate: (none)\n",
+            "",
+        );
+        let ubuntu = "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"20.04\"\nVERSION_CODENAME=focal\nUBUNTU_CODENAME=focal\n";
+        let s = plan(&host(d.path(), r), &opts(ubuntu));
+        assert_eq!(s.status, Status::Manual);
+        assert_eq!(s.method, Some("instructions"));
+        assert!(s.instructions.as_deref().unwrap().contains("ppa:criu/ppa"));
+    }
+
+    #[test]
+    fn other_families_get_their_own_instructions() {
+        for (os, needle) in [
+            ("ID=fedora\nVERSION_ID=41\n", "dnf install criu"),
+            (
+                "ID=\"opensuse-tumbleweed\"\nID_LIKE=\"opensuse suse\"\n",
+                "zypper install criu",
+            ),
+            ("ID=arch\n", "pacman -S criu"),
+            ("ID=alpine\nVERSION_ID=3.20.0\n", "edge/testing"),
+            ("ID=nixos\n", "criu.org/Installation"),
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            let s = plan(&host(d.path(), RecordingRunner::default()), &opts(os));
+            assert_eq!(s.status, Status::Manual, "{os}");
+            assert!(s.message.contains(needle), "{os}: {}", s.message);
+            assert!(s.message.contains("4.2.0"), "the minimum for this kernel");
+        }
+    }
+
+    #[test]
+    fn testing_source_is_for_debian_only() {
+        let d = tempfile::tempdir().unwrap();
+        touch(d.path(), "/usr/bin/apt-get");
+        let mut o =
+            opts("ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"24.04\"\nUBUNTU_CODENAME=noble\n");
+        o.criu_source = CriuSource::DebianTesting;
+        let s = plan(&host(d.path(), RecordingRunner::default()), &o);
+        assert_eq!(s.status, Status::Manual);
+        assert!(s.message.contains("ppa:criu/ppa"), "{}", s.message);
+    }
+
+    #[test]
+    fn mirror_comes_from_the_hosts_sources() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("etc/apt/sources.list.d");
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::write(
+            p.join("debian.sources"),
+            "Types: deb\nURIs: http://mirror.example/debian/\nSuites: trixie\n",
+        )
+        .unwrap();
+        let h = host(d.path(), RecordingRunner::default());
+        assert_eq!(
+            debian_mirror(&h).as_deref(),
+            Some("http://mirror.example/debian")
+        );
+        let pin = testing_pin();
+        assert!(pin.contains("Pin-Priority: -10"));
+        assert!(pin.contains("Package: criu libcompel1 libnet9 libnl-3-200"));
+    }
+}

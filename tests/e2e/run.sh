@@ -32,7 +32,7 @@ expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected [$2], got [$1]"; }
 expect_in() { case "$1" in *"$2"*) ;; *) fail "${3:-text} does not contain [$2]: ${1:0:2000}";; esac; }
 expect_not_in() { case "$1" in *"$2"*) fail "${3:-text} contains [$2]";; *) ;; esac; }
 # jq-like look-ups in dockpoint's JSON report.
-step() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=[x for x in d["steps"] if x["id"]==sys.argv[2]][0]; v=s.get(sys.argv[3]); print("" if v is None else v)' "$1" "$2" "$3"; }
+step() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=[x for x in d["steps"] if x["id"]==sys.argv[2]][0]; v=s.get(sys.argv[3]); print("" if v is None else v)' "$1" "$2" "$3"; }
 
 # --- helpers on the booted host ------------------------------------------------
 install_dockpoint() { install -m 755 "$REPO/target/release/dockpoint" "$HOST_ROOT/usr/local/bin/dockpoint"; }
@@ -241,6 +241,31 @@ case_rollback_systemd() {
     expect_eq "$(hx cat /etc/docker/daemon.json)" "$(printf '{\n  "log-level": "info"\n}')" "daemon.json after rollback"
     expect_eq "$(hx systemctl is-active docker)" active
     docker_up
+}
+
+# Not a test: `dockpoint setup --yes` on a fresh Debian 13 host against the
+# same steps done by hand in a shell script, alternating, in one run.
+case_bench_setup_vs_script() {
+    local src i t0 t1 dp=() sh=()
+    src=$(build_root trixie-systemd trixie systemd)
+    local script='set -e
+apt-get install -y criu
+mkdir -p /etc/criu && echo tcp-established >> /etc/criu/runc.conf
+mkdir -p /etc/docker && printf "{\n  \"experimental\": true\n}\n" > /etc/docker/daemon.json
+systemctl restart docker
+until docker version --format "{{.Server.Experimental}}" | grep -q true; do sleep 0.1; done'
+    for i in 1 2 3; do
+        boot_host "$(fresh_root "$src" "$CASE")" systemd "$CASE"; install_dockpoint; docker_up
+        t0=$(date +%s.%N); hx dockpoint setup --yes >/dev/null 2>&1 || true; t1=$(date +%s.%N)
+        dp+=("$(echo "$t1 - $t0" | bc)"); stop_host
+        boot_host "$(fresh_root "$src" "$CASE")" systemd "$CASE"; docker_up
+        t0=$(date +%s.%N); hx env DEBIAN_FRONTEND=noninteractive sh -c "$script" >/dev/null 2>&1; t1=$(date +%s.%N)
+        sh+=("$(echo "$t1 - $t0" | bc)"); stop_host
+    done
+    local med_dp med_sh
+    med_dp=$(printf '%s\n' "${dp[@]}" | sort -n | sed -n 2p)
+    med_sh=$(printf '%s\n' "${sh[@]}" | sort -n | sed -n 2p)
+    echo "setup --yes on a fresh Debian 13 host: ${dp[*]} s (median $med_dp s); shell script: ${sh[*]} s (median $med_sh s)" | tee "$E2E_WORK/bench.txt" >&2
 }
 
 ALL_CASES=(d13_systemd_distro_criu d13_systemd_testing_criu d12_sysv d13_sysv_restart flag_systemd flag_sysv rollback_systemd)
