@@ -132,6 +132,17 @@ pub fn print_result(steps: &[PlannedStep], dry_run: bool) {
     );
 }
 
+/// A yes/no question; Esc, Ctrl-C or a closed terminal count as no.
+fn ask_yes_no(prompt: impl Into<String>, default: bool) -> bool {
+    dialoguer::Confirm::with_theme(&*theme())
+        .with_prompt(prompt)
+        .default(default)
+        .interact_opt()
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
 fn theme() -> Box<dyn Theme> {
     if console::colors_enabled_stderr() {
         Box::new(ColorfulTheme::default())
@@ -184,13 +195,7 @@ pub fn ask_repairs(steps: &[PlannedStep], opts: &mut Options) -> bool {
     for s in steps.iter().filter(|s| s.status == Status::Failed) {
         let Some(repair) = &s.repair else { continue };
         eprintln!("{} {}: {}", symbol(Status::Failed), s.id, s.message);
-        let yes = dialoguer::Confirm::with_theme(&*theme())
-            .with_prompt(format!("Repair it: {repair}?"))
-            .default(false)
-            .interact_opt()
-            .ok()
-            .flatten()
-            .unwrap_or(false);
+        let yes = ask_yes_no(format!("Repair it: {repair}?"), false);
         if yes {
             any = true;
             match s.id {
@@ -216,13 +221,10 @@ pub fn ask_testing(steps: &[PlannedStep], opts: &mut Options) -> bool {
         "{} criu-install: the distro's CRIU cannot do the whole job on this kernel (see the plan).",
         symbol(Status::Manual)
     );
-    let yes = dialoguer::Confirm::with_theme(&*theme())
-        .with_prompt("Install CRIU from Debian testing instead (an apt pin admitting only CRIU and its own libraries; simulated first)?")
-        .default(false)
-        .interact_opt()
-        .ok()
-        .flatten()
-        .unwrap_or(false);
+    let yes = ask_yes_no(
+        "Install CRIU from Debian testing instead (an apt pin admitting only CRIU and its own libraries; simulated first)?",
+        false,
+    );
     if yes {
         opts.criu_source = crate::setup::CriuSource::DebianTesting;
     }
@@ -264,13 +266,7 @@ pub fn confirm(steps: &mut [PlannedStep]) -> Choice {
         Ok(Some(0)) => Choice::Proceed,
         Ok(Some(1)) => {
             for s in steps.iter_mut().filter(|s| s.action.is_some()) {
-                let yes = dialoguer::Confirm::with_theme(&*theme())
-                    .with_prompt(format!("Apply {} ({})?", s.id, s.message))
-                    .default(true)
-                    .interact_opt()
-                    .ok()
-                    .flatten()
-                    .unwrap_or(false);
+                let yes = ask_yes_no(format!("Apply {} ({})?", s.id, s.message), true);
                 if !yes {
                     s.action = None;
                     s.status = Status::Skipped;

@@ -31,6 +31,13 @@ fn key(p: &mut rexpect::session::PtySession, keys: &str) {
     p.flush().unwrap();
 }
 
+/// Accept the BELA options menu as it is (nothing picked).
+fn no_extra_options(p: &mut rexpect::session::PtySession) {
+    p.exp_string("Also add these CRIU options").unwrap();
+    p.exp_string("1 MiB").unwrap(); // the whole menu is drawn
+    key(p, "\r");
+}
+
 fn exit_code(p: &mut rexpect::session::PtySession) -> i32 {
     let (_, m) = p.exp_regex("exit=[0-9]+").expect("exit code");
     p.exp_eof().expect("eof");
@@ -84,9 +91,7 @@ fn answer_no_changes_nothing() {
     r.write("/etc/docker/daemon.json", "{\"debug\": true}\n");
     let before = r.snapshot();
     let mut p = session(&r, &[]);
-    p.exp_string("Also add these CRIU options").unwrap();
-    p.exp_string("1 MiB").unwrap(); // the whole menu is drawn
-    key(&mut p, "\r");
+    no_extra_options(&mut p);
     p.exp_string("Apply these changes?").unwrap();
     p.exp_string("Cancel").unwrap();
     key(&mut p, DOWN);
@@ -102,9 +107,7 @@ fn review_each_step() {
     let r = Root::new();
     r.write("/etc/docker/daemon.json", "{\"debug\": true}\n");
     let mut p = session(&r, &[]);
-    p.exp_string("Also add these CRIU options").unwrap();
-    p.exp_string("1 MiB").unwrap(); // the whole menu is drawn
-    key(&mut p, "\r");
+    no_extra_options(&mut p);
     p.exp_string("Apply these changes?").unwrap();
     p.exp_string("Cancel").unwrap();
     key(&mut p, DOWN);

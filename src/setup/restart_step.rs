@@ -42,6 +42,18 @@ pub fn plan(host: &Host, opts: &Options, before: &[PlannedStep]) -> PlannedStep 
     if let Some(note) = d.describe_kind() {
         s.message = format!("{note}. ");
     }
+    let platform = api
+        .json("/version")
+        .ok()
+        .and_then(|v| v["Platform"]["Name"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    if platform.contains("Docker Desktop") {
+        s.status = Status::Manual;
+        s.message.push_str(&format!(
+            "this is {platform}: Docker Desktop runs its engine in a VM without CRIU, so docker checkpoint is not supported there; use a Linux host with docker engine"
+        ));
+        return s;
+    }
     let exp = match live {
         Ok(e) => e,
         Err(e) => {

@@ -72,6 +72,11 @@ boot() { # boot ROOTNAME INIT
 case_d13_systemd_distro_criu() {
     boot trixie-systemd trixie systemd
     expect_eq "$(api_experimental)" false "experimental before"
+    # What a checkpoint says before setup (for the explain tests).
+    busybox_image
+    hx docker run -d --name pre e2e/busybox sleep 1000 >/dev/null
+    hx docker checkpoint create pre cp0 > "$CAPTURE/d13-experimental-off.txt" 2>&1 || true
+    expect_in "$(cat "$CAPTURE/d13-experimental-off.txt")" "experimental"
     local j=$E2E_WORK/$CASE.json rc
     rc=$(dockpoint_json "$j")
     expect_eq "$rc" 1 "exit code (this CRIU cannot checkpoint TCP here)"
@@ -139,6 +144,14 @@ case_d13_systemd_testing_criu() {
     done
     pid2=$(dockerd_pid)
     expect_eq "$pid2" "$pid1" "dockerd pid (not restarted)"
+    # A --rm container and a -t container (for the explain tests).
+    hx docker run -d --rm --name rm1 e2e/busybox sleep 1000 >/dev/null
+    { hx docker checkpoint create rm1 cp1 2>&1 || true; sleep 1; hx docker start --checkpoint cp1 rm1 2>&1 || true; } \
+        > "$CAPTURE/d13-rm-container.txt"
+    hx docker run -d -t --name tty1 e2e/busybox sleep 1000 >/dev/null
+    hx docker checkpoint create tty1 cp1 > "$CAPTURE/d13-tty-container.txt" 2>&1 || true
+    hx sh -c 'cat $(ls -t /run/containerd/io.containerd.runtime.v2.task/moby/*/criu-dump.log | head -n1)' \
+        > "$CAPTURE/d13-tty-container-criu-dump.log" 2>/dev/null || true
     # Without tcp-established the seed's documented error comes back.
     hx sh -c 'printf "# no tcp-established\n" > /etc/criu/runc.conf'
     tcp_container tcp2
@@ -191,21 +204,32 @@ case_d13_sysv_restart() {
     [ "$(dockerd_pid)" != "$pid1" ] || fail "dockerd was not restarted"
 }
 
+# With --experimental already a flag (from SOURCE): daemon.json left alone,
+# docker not restarted.
+expect_flag_respected() {
+    local j=$E2E_WORK/$CASE.json rc pid1; pid1=$(dockerd_pid)
+    rc=$(dockpoint_json "$j" --no-install)
+    expect_eq "$rc" 0 "exit code"
+    expect_eq "$(step "$j" daemon-json status)" ok
+    expect_in "$(step "$j" daemon-json message)" "$1"
+    hx test ! -e /etc/docker/daemon.json || fail "daemon.json was created"
+    expect_eq "$(step "$j" docker-restart status)" ok
+    expect_eq "$(dockerd_pid)" "$pid1" "dockerd pid"
+}
+
 # --experimental as a systemd drop-in flag: daemon.json left alone, docker keeps running.
 case_flag_systemd() {
     boot trixie-systemd trixie systemd
     hx sh -c 'mkdir -p /etc/systemd/system/docker.service.d && printf "[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --experimental\n" > /etc/systemd/system/docker.service.d/experimental.conf && systemctl daemon-reload && systemctl restart docker'
     docker_up
     expect_eq "$(api_experimental)" true
-    local j=$E2E_WORK/$CASE.json rc pid1; pid1=$(dockerd_pid)
-    rc=$(dockpoint_json "$j" --no-install)
-    expect_eq "$rc" 0 "exit code"
-    expect_eq "$(step "$j" daemon-json status)" ok
-    expect_in "$(step "$j" daemon-json message)" "experimental.conf"
-    hx test ! -e /etc/docker/daemon.json || fail "daemon.json was created"
-    expect_eq "$(step "$j" docker-restart status)" ok
-    expect_eq "$(dockerd_pid)" "$pid1" "dockerd pid"
+    expect_flag_respected "experimental.conf"
     expect_eq "$(hx systemctl is-active docker)" active
+    # Experimental on, CRIU missing: what a checkpoint says (for the explain tests).
+    busybox_image
+    hx docker run -d --name nocriu e2e/busybox sleep 1000 >/dev/null
+    hx docker checkpoint create nocriu cp1 > "$CAPTURE/d13-criu-missing.txt" 2>&1 || true
+    expect_in "$(cat "$CAPTURE/d13-criu-missing.txt")" "executable file not found"
 }
 
 # --experimental in DOCKER_OPTS on the SysV host.
@@ -216,13 +240,7 @@ case_flag_sysv() {
     hx sh -c 'echo "DOCKER_OPTS=\"--experimental\"" >> /etc/default/docker'
     start_sysv_docker
     expect_eq "$(api_experimental)" true
-    local j=$E2E_WORK/$CASE.json rc pid1; pid1=$(dockerd_pid)
-    rc=$(dockpoint_json "$j" --no-install)
-    expect_eq "$rc" 0 "exit code"
-    expect_eq "$(step "$j" daemon-json status)" ok
-    expect_in "$(step "$j" daemon-json message)" "DOCKER_OPTS in /etc/default/docker"
-    hx test ! -e /etc/docker/daemon.json || fail "daemon.json was created"
-    expect_eq "$(dockerd_pid)" "$pid1" "dockerd pid"
+    expect_flag_respected "DOCKER_OPTS in /etc/default/docker"
 }
 
 # A daemon.json edit that makes dockerd fail to start (injected by a drop-in
