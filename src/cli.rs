@@ -26,6 +26,34 @@ pub enum Command {
     /// Configure this host (or an image root) for docker checkpoint/restore
     #[command(after_help = EXIT_CODES)]
     Setup(SetupArgs),
+    /// Explain a docker / CRIU error, a journal excerpt or a CRIU log: cause and fix
+    #[command(after_help = EXPLAIN_EXIT_CODES)]
+    Explain(ExplainArgs),
+}
+
+const EXPLAIN_EXIT_CODES: &str = "\
+Input: the TEXT arguments, --file PATH (repeatable), or stdin (`-`, or when stdin is not a terminal).
+Exit codes:
+  0  something was recognised
+  1  nothing was recognised (send the CRIU log named after `path=`)
+  2  usage error";
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The error text (or `-` for stdin)
+    pub text: Vec<String>,
+    /// Read a file: docker output, a journal, a CRIU log (megabytes are fine)
+    #[arg(long, value_name = "PATH")]
+    pub file: Vec<PathBuf>,
+    /// Output format: human, or one JSON object on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Treat DIR as the host's / (for the runc.conf check and the CRIU logs named in the text)
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Print the catalogue's patterns, one a line (for comparisons with grep -E)
+    #[arg(long, hide = true)]
+    pub print_patterns: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -8,6 +8,7 @@ pub mod daemon_json;
 pub mod distro;
 pub mod docker;
 pub mod edit;
+pub mod explain;
 pub mod fsio;
 pub mod host;
 pub mod runc_conf;

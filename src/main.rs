@@ -5,6 +5,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
         Command::Setup(args) => dockpoint::setup::run(args),
+        Command::Explain(args) => dockpoint::explain::run(args),
     };
     std::process::exit(code);
 }
