@@ -388,7 +388,7 @@ pub fn diagnose(
             out.insert(0, d);
         }
     }
-    out.sort_by(|a, b| b.confidence.cmp(&a.confidence));
+    out.sort_by_key(|d| std::cmp::Reverse(d.confidence));
     Report {
         format_version: 1,
         diagnoses: out,
