@@ -26,9 +26,53 @@ pub enum Command {
     /// Configure this host (or an image root) for docker checkpoint/restore
     #[command(after_help = EXIT_CODES)]
     Setup(SetupArgs),
+    /// Check whether this host can checkpoint and restore containers, with the fix for each problem
+    #[command(after_help = DOCTOR_EXIT_CODES)]
+    Doctor(DoctorArgs),
     /// Explain a docker / CRIU error, a journal excerpt or a CRIU log: cause and fix
     #[command(after_help = EXPLAIN_EXIT_CODES)]
     Explain(ExplainArgs),
+}
+
+const DOCTOR_EXIT_CODES: &str = "\
+Exit codes:
+  0  no check failed (warnings allowed; with --strict warnings fail)
+  1  a check failed
+  2  usage error
+  3  a check could not run (and none failed)";
+
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// Treat DIR as the host's /: only the file checks run, the others are skipped
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Also check this container (repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub container: Vec<String>,
+    /// Run only these checks (an id, or a prefix like `docker`; repeatable)
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+    /// Skip these checks (an id, or a prefix; repeatable)
+    #[arg(long, value_name = "ID")]
+    pub skip: Vec<String>,
+    /// List the checks and exit
+    #[arg(long)]
+    pub list: bool,
+    /// Warnings fail too
+    #[arg(long)]
+    pub strict: bool,
+    /// Details: paths, versions, commands run, time per check
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Print nothing when every check passes
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Output format: human, or one JSON object on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Seconds each check may take
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub timeout: u64,
 }
 
 const EXPLAIN_EXIT_CODES: &str = "\

@@ -7,6 +7,7 @@ pub mod criu;
 pub mod daemon_json;
 pub mod distro;
 pub mod docker;
+pub mod doctor;
 pub mod edit;
 pub mod explain;
 pub mod fsio;

@@ -6,6 +6,7 @@ fn main() {
     let code = match &cli.command {
         Command::Setup(args) => dockpoint::setup::run(args),
         Command::Explain(args) => dockpoint::explain::run(args),
+        Command::Doctor(args) => dockpoint::doctor::run(args),
     };
     std::process::exit(code);
 }

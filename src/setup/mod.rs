@@ -254,6 +254,9 @@ struct JsonReport<'a> {
     changed: bool,
     host: JsonHost<'a>,
     steps: &'a [PlannedStep],
+    /// The doctor's report after a real run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    doctor: Option<crate::doctor::Report>,
 }
 
 /// What the operator chose at the prompt.
@@ -377,15 +380,36 @@ pub fn run(args: &SetupArgs) -> i32 {
                 s.message = "cancelled by the operator; nothing was changed".into();
             }
             ui::out(json, "Cancelled: nothing was changed.");
-            finish(json, args.dry_run, &distro, &planned);
+            finish(json, args.dry_run, &distro, &planned, None);
             return EXIT_FAILED;
         }
         apply(&host, &mut planned, &opts);
     }
-    finish(json, args.dry_run, &distro, &planned)
+    // setup ends with the doctor (not in a dry run: nothing was changed).
+    let doctor = (!args.dry_run).then(|| {
+        let h = Host::new(args.root.clone(), Box::new(SystemRunner), host.term);
+        let ctx = std::sync::Arc::new(crate::doctor::Ctx::new(
+            h,
+            std::time::Duration::from_secs(10),
+        ));
+        let sel = crate::doctor::Selection {
+            only: vec![],
+            skip: vec![],
+            containers: vec![],
+        };
+        let r = crate::doctor::run_checks(ctx.clone(), &sel, false);
+        (r, crate::doctor::header(&ctx))
+    });
+    finish(json, args.dry_run, &distro, &planned, doctor)
 }
 
-fn finish(json: bool, dry_run: bool, distro: &Distro, steps: &[PlannedStep]) -> i32 {
+fn finish(
+    json: bool,
+    dry_run: bool,
+    distro: &Distro,
+    steps: &[PlannedStep],
+    doctor: Option<(crate::doctor::Report, String)>,
+) -> i32 {
     let changed = steps.iter().any(|s| s.status == Status::Changed);
     if json {
         let report = JsonReport {
@@ -394,6 +418,7 @@ fn finish(json: bool, dry_run: bool, distro: &Distro, steps: &[PlannedStep]) -> 
             changed,
             host: JsonHost { distro },
             steps,
+            doctor: doctor.map(|(r, _)| r),
         };
         println!(
             "{}",
@@ -401,6 +426,10 @@ fn finish(json: bool, dry_run: bool, distro: &Distro, steps: &[PlannedStep]) -> 
         );
     } else {
         ui::print_result(steps, dry_run);
+        if let Some((r, header)) = &doctor {
+            println!();
+            crate::doctor::print_human(r, header, false, false);
+        }
     }
     if steps.iter().any(|s| s.status == Status::Failed) {
         EXIT_FAILED

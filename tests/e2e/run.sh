@@ -43,6 +43,16 @@ dockpoint_json() {
     hx dockpoint setup --yes --format json "$@" > "$out" 2>>"$E2E_LOG/$CASE.log" || rc=$?
     echo "$rc"
 }
+# dockpoint doctor inside the host; JSON to $1; exit code echoed.
+doctor_json() {
+    local out=$1; shift
+    local rc=0
+    hx dockpoint doctor --format json "$@" > "$out" 2>>"$E2E_LOG/$CASE.log" || rc=$?
+    echo "$rc"
+}
+check() { # check JSON ID [CONTAINER] FIELD
+    /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); c=[x for x in d["checks"] if x["id"]==sys.argv[2] and (sys.argv[3]=="" or x.get("container")==sys.argv[3])][0]; print(c[sys.argv[4]] or "")' "$1" "$2" "$3" "$4"
+}
 docker_up() {
     local i; for i in $(seq 1 100); do hx docker info >/dev/null 2>&1 && return 0; sleep 0.2; done
     fail "docker did not come up"
@@ -92,6 +102,14 @@ case_d13_systemd_distro_criu() {
     expect_in "$(step "$j" docker-restart message)" "systemctl restart docker"
     expect_eq "$(api_experimental)" true "experimental after"
     expect_eq "$(hx cat /etc/criu/runc.conf)" tcp-established
+    # The doctor reports this CRIU's TCP-socket problem.
+    local d=$E2E_WORK/$CASE-doctor.json
+    rc=$(doctor_json "$d")
+    expect_eq "$rc" 1 "doctor exit code"
+    expect_eq "$(check "$d" criu.version "" status)" fail "doctor criu.version"
+    expect_in "$(check "$d" criu.version "" message)" "Can't get 1:16 opt"
+    expect_eq "$(check "$d" docker.experimental "" status)" pass
+    expect_eq "$(check "$d" runc-conf.tcp-established "" status)" pass
     # The rest of the setup is real: a container without sockets checkpoints.
     busybox_image
     hx docker run -d --name nosock e2e/busybox sleep 1000 >/dev/null
@@ -130,6 +148,13 @@ case_d13_systemd_testing_criu() {
     done
     log "new packages: $new; from testing: $from_testing"
     expect_eq "$(api_experimental)" true
+    # The doctor is all green on this host.
+    local d=$E2E_WORK/$CASE-doctor.json
+    rc=$(doctor_json "$d")
+    expect_eq "$rc" 0 "doctor exit code"
+    expect_eq "$(/usr/bin/python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["fail"], s["error"], s["warn"])' "$d")" "0 0 0" "doctor fail/error/warn"
+    expect_eq "$(check "$d" criu.check "" status)" pass
+    expect_eq "$(check "$d" runc-conf.syntax "" status)" pass
     # A container with an established TCP connection checkpoints for real.
     busybox_image
     tcp_container tcp1
@@ -144,11 +169,18 @@ case_d13_systemd_testing_criu() {
     done
     pid2=$(dockerd_pid)
     expect_eq "$pid2" "$pid1" "dockerd pid (not restarted)"
-    # A --rm container and a -t container (for the explain tests).
+    # A --rm and a -t container: flagged by the doctor, then their real texts.
     hx docker run -d --rm --name rm1 e2e/busybox sleep 1000 >/dev/null
+    hx docker run -d -t --name tty1 e2e/busybox sleep 1000 >/dev/null
+    rc=$(doctor_json "$d" --container rm1 --container tty1 --container tcp1)
+    expect_eq "$rc" 1 "doctor --container exit code"
+    expect_eq "$(check "$d" container.auto-remove rm1 status)" fail "rm1 auto-remove"
+    expect_eq "$(check "$d" container.tty tty1 status)" warn "tty1 tty"
+    expect_eq "$(check "$d" container.auto-remove tty1 status)" pass "tty1 auto-remove"
+    expect_eq "$(check "$d" container.checkpoints tcp1 status)" pass
+    expect_in "$(check "$d" container.checkpoints tcp1 message)" "cp1"
     { hx docker checkpoint create rm1 cp1 2>&1 || true; sleep 1; hx docker start --checkpoint cp1 rm1 2>&1 || true; } \
         > "$CAPTURE/d13-rm-container.txt"
-    hx docker run -d -t --name tty1 e2e/busybox sleep 1000 >/dev/null
     hx docker checkpoint create tty1 cp1 > "$CAPTURE/d13-tty-container.txt" 2>&1 || true
     hx sh -c 'cat $(ls -t /run/containerd/io.containerd.runtime.v2.task/moby/*/criu-dump.log | head -n1)' \
         > "$CAPTURE/d13-tty-container-criu-dump.log" 2>/dev/null || true
@@ -179,6 +211,14 @@ case_d12_sysv() {
     expect_eq "$(api_experimental)" true
     hx criu check > "$CAPTURE/d12-criu3171-check.txt" 2>&1 || true
     expect_in "$(cat "$CAPTURE/d12-criu3171-check.txt")" "vDSO"
+    local d=$E2E_WORK/$CASE-doctor.json
+    rc=$(doctor_json "$d")
+    expect_eq "$rc" 1 "doctor exit code"
+    expect_eq "$(check "$d" criu.version "" status)" fail
+    expect_in "$(check "$d" criu.version "" message)" "vDSO"
+    expect_eq "$(check "$d" criu.check "" status)" fail
+    expect_eq "$(check "$d" docker.init "" status)" pass
+    expect_in "$(check "$d" docker.init "" message)" "SysV"
     # Debian testing's CRIU would need a new libc: refused, nothing changed.
     local before after
     before=$(hx sh -c 'find /etc/apt -type f | sort | xargs sha256sum; dpkg-query -W')
@@ -284,6 +324,21 @@ until docker version --format "{{.Server.Experimental}}" | grep -q true; do slee
     med_dp=$(printf '%s\n' "${dp[@]}" | sort -n | sed -n 2p)
     med_sh=$(printf '%s\n' "${sh[@]}" | sort -n | sed -n 2p)
     echo "setup --yes on a fresh Debian 13 host: ${dp[*]} s (median $med_dp s); shell script: ${sh[*]} s (median $med_sh s)" | tee "$E2E_WORK/bench.txt" >&2
+}
+
+# Not a test: doctor against its slowest probes, on the CRIU 4.2.1 host.
+case_bench_doctor() {
+    boot trixie-systemd trixie systemd
+    hx dockpoint setup --yes --criu-source debian-testing >/dev/null 2>&1
+    install -m 755 "$(command -v hyperfine)" "$HOST_ROOT/usr/local/bin/hyperfine"
+    hx hyperfine -N --warmup 5 --runs 40 --export-json /root/doctor.json \
+        -n "criu check" "criu check" \
+        -n "docker info" "docker info" \
+        -n "dockpoint doctor" "dockpoint doctor" \
+        -n "dockpoint doctor --skip criu.check" "dockpoint doctor --skip criu.check" >/dev/null
+    /usr/bin/python3 -c 'import json,sys
+r = {x["command"]: x["median"] * 1e3 for x in json.load(open(sys.argv[1]))["results"]}
+print("; ".join(f"{k}: {v:.1f} ms" for k, v in r.items()))' "$HOST_ROOT/root/doctor.json" | tee "$E2E_WORK/bench-doctor.txt" >&2
 }
 
 ALL_CASES=(d13_systemd_distro_criu d13_systemd_testing_criu d12_sysv d13_sysv_restart flag_systemd flag_sysv rollback_systemd)

@@ -1,0 +1,748 @@
+//! The doctor's checks, as a table: a stable dotted id, a title, a severity,
+//! what the check needs (files only, a live host, root), and its run.
+
+use super::{Ctx, Finding};
+use crate::criu::{self, Version};
+use crate::daemon_json;
+use crate::docker::{Init, Kind};
+use crate::host::Cmd;
+use crate::runc_conf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// What a check needs to run at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Files under the root: runs under --root too.
+    Files,
+    /// The live system (processes, the docker API, commands).
+    Live,
+    /// The live system, as root.
+    LiveRoot,
+}
+
+pub struct Check {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub severity: Severity,
+    pub needs: Needs,
+    /// Only with --container: run once per container.
+    pub per_container: bool,
+    pub run: fn(&Ctx, Option<&str>) -> Finding,
+}
+
+use Needs::*;
+use Severity::*;
+
+pub const CHECKS: &[Check] = &[
+    Check {
+        id: "host.distro",
+        title: "distribution",
+        severity: Warning,
+        needs: Files,
+        per_container: false,
+        run: host_distro,
+    },
+    Check {
+        id: "host.kernel",
+        title: "kernel",
+        severity: Warning,
+        needs: Live,
+        per_container: false,
+        run: host_kernel,
+    },
+    Check {
+        id: "kernel.config",
+        title: "kernel options for checkpoint/restore",
+        severity: Error,
+        needs: Live,
+        per_container: false,
+        run: kernel_config,
+    },
+    Check {
+        id: "criu.installed",
+        title: "CRIU installed",
+        severity: Error,
+        needs: Files,
+        per_container: false,
+        run: criu_installed,
+    },
+    Check {
+        id: "criu.version",
+        title: "CRIU version for this kernel",
+        severity: Error,
+        needs: Live,
+        per_container: false,
+        run: criu_version,
+    },
+    Check {
+        id: "criu.check",
+        title: "criu check",
+        severity: Error,
+        needs: LiveRoot,
+        per_container: false,
+        run: criu_check,
+    },
+    Check {
+        id: "runc-conf.present",
+        title: "/etc/criu/runc.conf exists",
+        severity: Error,
+        needs: Files,
+        per_container: false,
+        run: runc_present,
+    },
+    Check {
+        id: "runc-conf.syntax",
+        title: "runc.conf parses",
+        severity: Error,
+        needs: Files,
+        per_container: false,
+        run: runc_syntax,
+    },
+    Check {
+        id: "runc-conf.tcp-established",
+        title: "tcp-established in runc.conf",
+        severity: Error,
+        needs: Files,
+        per_container: false,
+        run: runc_tcp,
+    },
+    Check {
+        id: "daemon-json.valid",
+        title: "daemon.json is valid",
+        severity: Error,
+        needs: Files,
+        per_container: false,
+        run: daemon_valid,
+    },
+    Check {
+        id: "daemon-json.experimental",
+        title: "experimental configured",
+        severity: Error,
+        needs: Files,
+        per_container: false,
+        run: daemon_experimental,
+    },
+    Check {
+        id: "daemon-json.flag-conflict",
+        title: "no key both a flag and in daemon.json",
+        severity: Error,
+        needs: Live,
+        per_container: false,
+        run: daemon_flag_conflict,
+    },
+    Check {
+        id: "docker.api",
+        title: "docker answers",
+        severity: Error,
+        needs: Live,
+        per_container: false,
+        run: docker_api,
+    },
+    Check {
+        id: "docker.experimental",
+        title: "experimental on in the running docker",
+        severity: Error,
+        needs: Live,
+        per_container: false,
+        run: docker_experimental,
+    },
+    Check {
+        id: "docker.kind",
+        title: "a rootful Linux docker engine",
+        severity: Error,
+        needs: Live,
+        per_container: false,
+        run: docker_kind,
+    },
+    Check {
+        id: "docker.version",
+        title: "docker, containerd and runc versions",
+        severity: Warning,
+        needs: Live,
+        per_container: false,
+        run: docker_version,
+    },
+    Check {
+        id: "docker.init",
+        title: "init system managing docker",
+        severity: Warning,
+        needs: Live,
+        per_container: false,
+        run: docker_init,
+    },
+    Check {
+        id: "container.running",
+        title: "container running",
+        severity: Error,
+        needs: Live,
+        per_container: true,
+        run: container_running,
+    },
+    Check {
+        id: "container.auto-remove",
+        title: "container not started with --rm",
+        severity: Error,
+        needs: Live,
+        per_container: true,
+        run: container_auto_remove,
+    },
+    Check {
+        id: "container.tty",
+        title: "container without a terminal (-t)",
+        severity: Warning,
+        needs: Live,
+        per_container: true,
+        run: container_tty,
+    },
+    Check {
+        id: "container.restart-policy",
+        title: "restart policy",
+        severity: Warning,
+        needs: Live,
+        per_container: true,
+        run: container_restart_policy,
+    },
+    Check {
+        id: "container.sockets",
+        title: "no bind-mounted sockets",
+        severity: Warning,
+        needs: Live,
+        per_container: true,
+        run: container_sockets,
+    },
+    Check {
+        id: "container.checkpoints",
+        title: "existing checkpoints",
+        severity: Warning,
+        needs: Live,
+        per_container: true,
+        run: container_checkpoints,
+    },
+];
+
+fn host_distro(c: &Ctx, _: Option<&str>) -> Finding {
+    Finding::pass(c.distro.describe())
+}
+
+fn host_kernel(c: &Ctx, _: Option<&str>) -> Finding {
+    match &c.kernel {
+        Some(k) => Finding::pass(format!(
+            "{} ({}); CRIU needed here: >= {}",
+            k.release,
+            k.arch,
+            criu::minimum_for(k.version, &k.arch)
+        )),
+        None => Finding::cannot("uname failed"),
+    }
+}
+
+/// Kernel options CRIU needs for docker containers.
+const KERNEL_OPTIONS: &[(&str, &str)] = &[
+    ("CONFIG_CHECKPOINT_RESTORE", "checkpoint/restore support"),
+    ("CONFIG_UNIX_DIAG", "dumping unix sockets"),
+    ("CONFIG_INET_DIAG", "dumping TCP/UDP sockets"),
+    ("CONFIG_PACKET_DIAG", "dumping packet sockets"),
+    ("CONFIG_NETLINK_DIAG", "dumping netlink sockets"),
+];
+
+fn kernel_config(c: &Ctx, _: Option<&str>) -> Finding {
+    use std::io::Read;
+    let release = c
+        .kernel
+        .as_ref()
+        .map(|k| k.release.clone())
+        .unwrap_or_default();
+    let boot = format!("/boot/config-{release}");
+    let text = if let Ok(gz) = std::fs::File::open(c.host.path("/proc/config.gz")) {
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_string(&mut s)
+            .ok()
+            .map(|_| ("/proc/config.gz", s))
+    } else {
+        std::fs::read_to_string(c.host.path(&boot))
+            .ok()
+            .map(|s| ("boot", s))
+    };
+    let Some((src, text)) = text else {
+        return Finding::skip(format!(
+            "no kernel config here (/proc/config.gz, {boot}); criu check tests the kernel instead"
+        ));
+    };
+    let src = if src == "boot" { boot.as_str() } else { src };
+    let missing: Vec<String> = KERNEL_OPTIONS
+        .iter()
+        .filter(|(opt, _)| {
+            !text
+                .lines()
+                .any(|l| l == format!("{opt}=y") || l == format!("{opt}=m"))
+        })
+        .map(|(opt, why)| format!("{opt} ({why})"))
+        .collect();
+    if missing.is_empty() {
+        Finding::pass(format!("all set in {src}")).detail(
+            KERNEL_OPTIONS
+                .iter()
+                .map(|(o, _)| *o)
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    } else {
+        Finding::problem(
+            format!("not set in {src}: {}", missing.join(", ")),
+            "use a kernel built with these options (most distribution kernels have them)",
+        )
+    }
+}
+
+fn criu_installed(c: &Ctx, _: Option<&str>) -> Finding {
+    match c.criu() {
+        Some((path, Some(v))) => Finding::pass(format!("CRIU {v} at {path}")),
+        Some((path, None)) if !c.host.live => Finding::pass(format!("CRIU at {path}")),
+        Some((path, None)) => Finding::problem(
+            format!("{path} exists but `criu --version` does not run"),
+            "reinstall CRIU: apt-get install --reinstall criu",
+        ),
+        None => Finding::problem(
+            "CRIU is not installed",
+            "dockpoint setup (installs CRIU), or see https://criu.org/Installation",
+        ),
+    }
+}
+
+fn criu_fix(c: &Ctx) -> String {
+    if c.distro.id == "debian" {
+        "dockpoint setup --criu-source debian-testing".into()
+    } else if c.distro.id == "ubuntu" || c.distro.ubuntu_codename.is_some() {
+        "add-apt-repository ppa:criu/ppa && apt-get update && apt-get install criu".into()
+    } else {
+        "install a newer CRIU: https://criu.org/Installation".into()
+    }
+}
+
+fn criu_version(c: &Ctx, _: Option<&str>) -> Finding {
+    let Some((_, Some(v))) = c.criu() else {
+        return Finding::skip("CRIU is not installed");
+    };
+    let Some(k) = &c.kernel else {
+        return Finding::cannot("the kernel version is unknown");
+    };
+    match criu::verdict(v, k.version, &k.arch) {
+        criu::Verdict::Ok => Finding::pass(format!(
+            "CRIU {v} is new enough for kernel {} (needs >= {})",
+            k.release,
+            criu::minimum_for(k.version, &k.arch)
+        )),
+        verdict => Finding::problem(
+            verdict.reason().unwrap_or_default().to_string(),
+            criu_fix(c),
+        ),
+    }
+}
+
+fn criu_check(c: &Ctx, _: Option<&str>) -> Finding {
+    let Some((path, _)) = c.criu() else {
+        return Finding::skip("CRIU is not installed");
+    };
+    let cmd = Cmd::new(&path, &["check"]).timeout(c.timeout);
+    match c.host.run(&cmd) {
+        Ok(o) if criu::check_passed(&o.stdout, &o.stderr) => {
+            Finding::pass("Looks good.").detail(format!("ran: {}", cmd.line()))
+        }
+        Ok(o) => {
+            let err = criu::first_error(&o.stderr)
+                .map(str::to_owned)
+                .unwrap_or_else(|| o.tail(3));
+            Finding::problem(
+                format!("criu check fails: {err}"),
+                format!("dockpoint explain '{}'", err.replace('\'', "")),
+            )
+            .detail(format!("ran: {}", cmd.line()))
+        }
+        Err(e) => Finding::cannot(format!("{e:#}")),
+    }
+}
+
+fn read_conf(c: &Ctx) -> Option<String> {
+    std::fs::read_to_string(c.host.path(crate::setup::RUNC_CONF)).ok()
+}
+
+fn runc_present(c: &Ctx, _: Option<&str>) -> Finding {
+    match read_conf(c) {
+        Some(_) => Finding::pass(crate::setup::RUNC_CONF),
+        None => Finding::problem(
+            "/etc/criu/runc.conf does not exist, so CRIU runs without tcp-established",
+            "dockpoint setup (or: mkdir -p /etc/criu && echo tcp-established > /etc/criu/runc.conf)",
+        ),
+    }
+}
+
+fn runc_syntax(c: &Ctx, _: Option<&str>) -> Finding {
+    let Some(text) = read_conf(c) else {
+        return Finding::skip("no runc.conf");
+    };
+    if let Err(e) = runc_conf::effective(&text, "tcp-established") {
+        return Finding::problem(
+            format!(
+                "/etc/criu/runc.conf {e}: CRIU rejects the file and every checkpoint and restore fails"
+            ),
+            "dockpoint setup --repair (or fix the line by hand; lint with criu --config /etc/criu/runc.conf -V)",
+        );
+    }
+    // Where CRIU runs, let it judge the file too.
+    if let (true, Some((path, Some(v)))) = (c.host.live, c.criu()) {
+        let runs = c.kernel.as_ref().is_none_or(|k| {
+            !matches!(
+                criu::verdict(v, k.version, &k.arch),
+                criu::Verdict::CannotRun(_)
+            )
+        });
+        if runs {
+            let cmd =
+                Cmd::new(&path, &["--config", crate::setup::RUNC_CONF, "-V"]).timeout(c.timeout);
+            if let Ok(o) = c.host.run(&cmd)
+                && !o.success()
+            {
+                return Finding::problem(
+                    format!("CRIU rejects /etc/criu/runc.conf: {}", o.tail(2)),
+                    "fix the line CRIU names, or dockpoint setup --repair",
+                );
+            }
+            return Finding::pass("parses (and CRIU accepts it)")
+                .detail(format!("ran: {}", cmd.line()));
+        }
+    }
+    Finding::pass("parses")
+}
+
+fn runc_tcp(c: &Ctx, _: Option<&str>) -> Finding {
+    let Some(text) = read_conf(c) else {
+        return Finding::problem(
+            "no /etc/criu/runc.conf, so no tcp-established",
+            "dockpoint setup",
+        );
+    };
+    match runc_conf::effective(&text, "tcp-established") {
+        Ok(Some(_)) => Finding::pass("tcp-established is on"),
+        Ok(None) => Finding::problem(
+            "no active tcp-established line: a container with established TCP connections fails with `criu failed: type NOTIFY errno 0`",
+            "dockpoint setup (adds the line; no restart needed)",
+        ),
+        Err(_) => Finding::skip("runc.conf does not parse (see runc-conf.syntax)"),
+    }
+}
+
+fn daemon_path(c: &Ctx) -> String {
+    c.docker()
+        .map(|d| d.config_file.clone())
+        .unwrap_or_else(|| crate::setup::DAEMON_JSON.into())
+}
+
+fn daemon_valid(c: &Ctx, _: Option<&str>) -> Finding {
+    let path = daemon_path(c);
+    match std::fs::read_to_string(c.host.path(&path)) {
+        Err(_) => Finding::pass(format!("{path} is absent: dockerd uses its defaults")),
+        Ok(text) => match daemon_json::experimental_value(&text) {
+            Ok(_) => Finding::pass(format!("{path} is valid JSON")),
+            Err(e) => Finding::problem(
+                format!("{path} {e}: dockerd refuses to start with it"),
+                "fix the line named (dockerd reads strict JSON), then systemctl restart docker",
+            ),
+        },
+    }
+}
+
+fn daemon_experimental(c: &Ctx, _: Option<&str>) -> Finding {
+    if let Some(src) = c.docker().and_then(|d| d.experimental_flag.clone()) {
+        return Finding::pass(format!("on through the --experimental flag ({src})"));
+    }
+    let path = daemon_path(c);
+    let text = std::fs::read_to_string(c.host.path(&path)).unwrap_or_default();
+    match daemon_json::experimental_value(&text) {
+        Ok(Some(serde_json::Value::Bool(true))) => {
+            Finding::pass(format!("\"experimental\": true in {path}"))
+        }
+        Ok(Some(v)) => Finding::problem(
+            format!("\"experimental\": {v} in {path}"),
+            "dockpoint setup (sets it to true and restarts docker)",
+        ),
+        Ok(None) => Finding::problem(
+            format!("experimental is not set in {path}"),
+            "dockpoint setup (sets \"experimental\": true and restarts docker)",
+        ),
+        Err(_) => Finding::skip("daemon.json is not valid (see daemon-json.valid)"),
+    }
+}
+
+fn daemon_flag_conflict(c: &Ctx, _: Option<&str>) -> Finding {
+    let Some(d) = c.docker() else {
+        return Finding::skip("docker is not installed");
+    };
+    let Some(src) = &d.experimental_flag else {
+        return Finding::pass("experimental is not a dockerd flag");
+    };
+    let text = std::fs::read_to_string(c.host.path(&d.config_file)).unwrap_or_default();
+    match daemon_json::experimental_value(&text) {
+        Ok(Some(_)) => Finding::problem(
+            format!(
+                "\"experimental\" is in {} and --experimental is a flag ({src}): dockerd refuses to start (`specified both as a flag and in the configuration file`)",
+                d.config_file
+            ),
+            format!("remove \"experimental\" from {}", d.config_file),
+        ),
+        _ => Finding::pass(format!("--experimental only as a flag ({src})")),
+    }
+}
+
+fn docker_api(c: &Ctx, _: Option<&str>) -> Finding {
+    match c.version() {
+        Ok(v) => Finding::pass(format!(
+            "Docker {} (API {}) on {}",
+            v["Version"].as_str().unwrap_or("?"),
+            v["ApiVersion"].as_str().unwrap_or("?"),
+            c.api.socket.display()
+        )),
+        Err(e) if e.contains("Permission denied") => Finding::cannot(format!(
+            "{e}: run as root, or as a member of the docker group"
+        )),
+        Err(e) => Finding::problem(
+            format!("docker does not answer: {e}"),
+            "start docker (systemctl start docker) and check journalctl -u docker",
+        ),
+    }
+}
+
+fn docker_experimental(c: &Ctx, _: Option<&str>) -> Finding {
+    match c.api.experimental() {
+        Ok(true) => Finding::pass("Docker-Experimental: true"),
+        Ok(false) => Finding::problem(
+            "the running docker has experimental off (Docker-Experimental: false): `docker checkpoint` is refused",
+            "dockpoint setup (sets it and restarts docker); daemon-reload does not apply it",
+        ),
+        Err(e) => Finding::skip(format!("docker does not answer ({e:#})")),
+    }
+}
+
+fn docker_kind(c: &Ctx, _: Option<&str>) -> Finding {
+    if let Ok(v) = c.version() {
+        let platform = v["Platform"]["Name"].as_str().unwrap_or_default();
+        if platform.contains("Docker Desktop") {
+            return Finding::problem(
+                format!(
+                    "{platform}: its engine runs in a VM without CRIU; docker checkpoint is not supported"
+                ),
+                "use a Linux host with docker engine",
+            );
+        }
+    }
+    match c.docker().map(|d| d.kind) {
+        Some(Kind::Rootless) => Finding::problem(
+            "rootless docker: CRIU needs privileges rootless docker does not have",
+            "checkpoint with rootful docker",
+        ),
+        Some(Kind::Snap) => {
+            Finding::pass("snap docker (daemon.json in /var/snap/docker/current/config)")
+        }
+        Some(Kind::Rootful) => Finding::pass("rootful docker engine"),
+        None => Finding::skip("docker is not installed"),
+    }
+}
+
+fn docker_version(c: &Ctx, _: Option<&str>) -> Finding {
+    let v = match c.version() {
+        Ok(v) => v,
+        Err(e) => return Finding::skip(format!("docker does not answer ({e})")),
+    };
+    let docker = v["Version"].as_str().unwrap_or_default().to_string();
+    let comp = |name: &str| {
+        v["Components"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["Name"].as_str() == Some(name)))
+            .and_then(|c| c["Version"].as_str())
+            .unwrap_or("?")
+            .to_string()
+    };
+    let all = format!(
+        "docker {docker}, containerd {}, runc {}",
+        comp("containerd"),
+        comp("runc")
+    );
+    let Some(dv) = Version::parse(&docker) else {
+        return Finding::pass(all);
+    };
+    if dv >= Version(25, 0, 0) && dv <= Version(25, 0, 3) {
+        return Finding::problem(
+            format!(
+                "{all}: docker 25.0.0-25.0.3 cannot restore checkpoints (`content digest ... not found`)"
+            ),
+            "upgrade docker to >= 25.0.4",
+        );
+    }
+    if dv.0 == 28 || dv.0 == 29 {
+        return Finding::problem(
+            format!(
+                "{all}: docker 28.x (and reportedly 29.x) cannot restore containers on none or bridge networks (`bind-mount /proc/0/ns/net`)"
+            ),
+            "run the container with --network host or --network container:HOLDER",
+        );
+    }
+    Finding::pass(all)
+}
+
+fn docker_init(c: &Ctx, _: Option<&str>) -> Finding {
+    match c.docker().map(|d| d.init) {
+        Some(Init::Systemd) => Finding::pass("systemd (systemctl restart docker)"),
+        Some(Init::SysV) => Finding::pass("SysV init script (service docker restart)"),
+        Some(Init::OpenRc) => Finding::pass("OpenRC (rc-service docker restart)"),
+        Some(Init::Unmanaged) => Finding::problem(
+            "no init system manages dockerd: a restart to apply daemon.json must be done by hand",
+            "restart dockerd the way it was started",
+        ),
+        None => Finding::skip("docker is not installed"),
+    }
+}
+
+fn inspect(c: &Ctx, name: Option<&str>) -> Result<serde_json::Value, Finding> {
+    let name = name.unwrap_or_default();
+    c.api
+        .json(&format!("/containers/{name}/json"))
+        .map_err(|e| Finding::cannot(format!("cannot inspect container {name}: {e:#}")))
+}
+
+fn container_running(c: &Ctx, name: Option<&str>) -> Finding {
+    let i = match inspect(c, name) {
+        Ok(i) => i,
+        Err(f) => return f,
+    };
+    if i["State"]["Running"].as_bool() == Some(true) {
+        Finding::pass("running")
+    } else {
+        Finding::problem(
+            format!(
+                "not running ({}): only running containers can be checkpointed",
+                i["State"]["Status"].as_str().unwrap_or("?")
+            ),
+            format!("docker start {}", name.unwrap_or_default()),
+        )
+    }
+}
+
+fn container_auto_remove(c: &Ctx, name: Option<&str>) -> Finding {
+    let i = match inspect(c, name) {
+        Ok(i) => i,
+        Err(f) => return f,
+    };
+    if i["HostConfig"]["AutoRemove"].as_bool() == Some(true) {
+        Finding::problem(
+            "started with --rm: the checkpoint stops it and docker removes it with its checkpoints (`cgroup.img: no such file or directory`, or `No such container` on restore)",
+            "recreate the container without --rm",
+        )
+    } else {
+        Finding::pass("not --rm")
+    }
+}
+
+fn container_tty(c: &Ctx, name: Option<&str>) -> Finding {
+    let i = match inspect(c, name) {
+        Ok(i) => i,
+        Err(f) => return f,
+    };
+    if i["Config"]["Tty"].as_bool() == Some(true) {
+        Finding::problem(
+            "started with -t: with a shell on its terminal CRIU refuses (`Task attached to shell terminal`)",
+            "recreate the container without -t",
+        )
+    } else {
+        Finding::pass("no terminal")
+    }
+}
+
+fn container_restart_policy(c: &Ctx, name: Option<&str>) -> Finding {
+    let i = match inspect(c, name) {
+        Ok(i) => i,
+        Err(f) => return f,
+    };
+    let policy = i["HostConfig"]["RestartPolicy"]["Name"]
+        .as_str()
+        .unwrap_or("no")
+        .to_string();
+    if policy == "always" || policy == "unless-stopped" {
+        Finding::problem(
+            format!(
+                "restart policy `{policy}`: docker restarts the container fresh after a checkpoint stops it, and `docker start --checkpoint` on a running container restores nothing, silently"
+            ),
+            format!(
+                "docker update --restart=no {} (or checkpoint with --leave-running)",
+                name.unwrap_or_default()
+            ),
+        )
+    } else {
+        Finding::pass(format!("restart policy `{policy}`"))
+    }
+}
+
+fn container_sockets(c: &Ctx, name: Option<&str>) -> Finding {
+    let i = match inspect(c, name) {
+        Ok(i) => i,
+        Err(f) => return f,
+    };
+    let socks: Vec<String> = i["Mounts"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter_map(|m| m["Source"].as_str())
+                .filter(|s| {
+                    s.ends_with(".sock")
+                        || s.ends_with("/docker.sock")
+                        || s.contains("/run/systemd/journal")
+                })
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if socks.is_empty() {
+        Finding::pass("no bind-mounted sockets")
+    } else {
+        Finding::problem(
+            format!(
+                "bind-mounted sockets: {} (a connection to them is external: `External socket is used`)",
+                socks.join(", ")
+            ),
+            "remove the bind mount, or `ext-unix-sk` in /etc/criu/runc.conf for datagram sockets",
+        )
+    }
+}
+
+fn container_checkpoints(c: &Ctx, name: Option<&str>) -> Finding {
+    let i = match inspect(c, name) {
+        Ok(i) => i,
+        Err(f) => return f,
+    };
+    let id = i["Id"].as_str().unwrap_or_default();
+    let dir = c
+        .host
+        .path(&format!("/var/lib/docker/containers/{id}/checkpoints"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    if names.is_empty() {
+        Finding::pass("no checkpoints yet")
+    } else {
+        Finding::pass(format!("checkpoints: {}", names.join(", ")))
+            .detail(dir.display().to_string())
+    }
+}
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

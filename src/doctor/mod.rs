@@ -1,0 +1,490 @@
+//! `dockpoint doctor`: can this host checkpoint and restore containers?
+//! Every check has a stable id, a severity and the fix; they run
+//! concurrently, each bounded by a timeout.
+
+pub mod checks;
+
+use crate::cli::{DoctorArgs, Format};
+use crate::criu::Version;
+use crate::distro::{self, Distro};
+use crate::docker::{self, Api, Daemon};
+use crate::host::{Cmd, Host, SystemRunner, Term};
+use crate::setup::Kernel;
+use checks::{CHECKS, Check, Needs, Severity};
+use serde::Serialize;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_COULD_NOT_RUN: i32 = 3;
+
+/// What a check found.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub kind: Kind,
+    pub message: String,
+    pub fix: Option<String>,
+    pub details: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Pass,
+    Problem,
+    CouldNotRun,
+    Skip,
+}
+
+impl Finding {
+    fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Finding {
+            kind,
+            message: message.into(),
+            fix: None,
+            details: Vec::new(),
+        }
+    }
+    pub fn pass(m: impl Into<String>) -> Self {
+        Self::new(Kind::Pass, m)
+    }
+    pub fn problem(m: impl Into<String>, fix: impl Into<String>) -> Self {
+        let mut f = Self::new(Kind::Problem, m);
+        f.fix = Some(fix.into());
+        f
+    }
+    pub fn cannot(m: impl Into<String>) -> Self {
+        Self::new(Kind::CouldNotRun, m)
+    }
+    pub fn skip(m: impl Into<String>) -> Self {
+        Self::new(Kind::Skip, m)
+    }
+    pub fn detail(mut self, d: impl Into<String>) -> Self {
+        self.details.push(d.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+    Error,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub id: &'static str,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub message: String,
+    pub fix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+    pub millis: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub skipped: usize,
+    pub exit_code: i32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub format_version: u32,
+    pub checks: Vec<CheckResult>,
+    pub summary: Summary,
+}
+
+/// The shared facts checks ask for, each computed once, on first use.
+pub struct Ctx {
+    pub host: Host,
+    pub distro: Distro,
+    pub kernel: Option<Kernel>,
+    pub api: Api,
+    pub timeout: Duration,
+    criu: OnceLock<Option<(String, Option<Version>)>>,
+    docker: OnceLock<Option<Daemon>>,
+    version: OnceLock<Result<serde_json::Value, String>>,
+}
+
+impl Ctx {
+    pub fn new(host: Host, timeout: Duration) -> Self {
+        let distro = distro::detect(&host.root);
+        let kernel = if host.live { Kernel::detect() } else { None };
+        let mut api = Api::for_host(&host);
+        api.timeout = timeout;
+        Ctx {
+            host,
+            distro,
+            kernel,
+            api,
+            timeout,
+            criu: OnceLock::new(),
+            docker: OnceLock::new(),
+            version: OnceLock::new(),
+        }
+    }
+
+    /// The CRIU binary and (live) its version.
+    pub fn criu(&self) -> Option<(String, Option<Version>)> {
+        self.criu
+            .get_or_init(|| {
+                let path = [
+                    "/usr/sbin/criu",
+                    "/usr/bin/criu",
+                    "/sbin/criu",
+                    "/usr/local/sbin/criu",
+                    "/usr/local/bin/criu",
+                ]
+                .into_iter()
+                .find(|p| self.host.path(p).is_file())?;
+                if !self.host.live {
+                    return Some((path.to_string(), None));
+                }
+                let v = self
+                    .host
+                    .run(&Cmd::new(path, &["--version"]).timeout(self.timeout))
+                    .ok()
+                    .and_then(|o| crate::criu::parse_version_output(&o.stdout));
+                Some((path.to_string(), v))
+            })
+            .clone()
+    }
+
+    pub fn docker(&self) -> Option<&Daemon> {
+        self.docker
+            .get_or_init(|| {
+                if !self.host.live {
+                    return None;
+                }
+                let d = docker::discover(&self.host);
+                (d.pid.is_some() || d.dockerd.is_some()).then_some(d)
+            })
+            .as_ref()
+    }
+
+    /// `GET /version`, once.
+    pub fn version(&self) -> Result<serde_json::Value, String> {
+        self.version
+            .get_or_init(|| self.api.json("/version").map_err(|e| format!("{e:#}")))
+            .clone()
+    }
+}
+
+/// Which checks run, for which containers.
+pub struct Selection {
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
+    pub containers: Vec<String>,
+}
+
+fn selected(id: &str, pats: &[String]) -> bool {
+    pats.iter()
+        .any(|p| id == p || id.starts_with(&format!("{}.", p.trim_end_matches('.'))))
+}
+
+/// Run the checks concurrently; a check that does not finish within the
+/// timeout is reported as `error` and left behind.
+pub fn run_checks(ctx: Arc<Ctx>, sel: &Selection, strict: bool) -> Report {
+    let is_root = nix::unistd::geteuid().is_root();
+    let mut jobs: Vec<(&'static Check, Option<String>)> = Vec::new();
+    for c in CHECKS {
+        if c.per_container {
+            for name in &sel.containers {
+                jobs.push((c, Some(name.clone())));
+            }
+        } else {
+            jobs.push((c, None));
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut results: Vec<Option<CheckResult>> = vec![None; jobs.len()];
+    let mut pending = 0;
+    for (i, (c, container)) in jobs.iter().enumerate() {
+        let pre = if !sel.only.is_empty() && !selected(c.id, &sel.only) {
+            Some(None)
+        } else if selected(c.id, &sel.skip) {
+            Some(Some(Finding::skip("skipped with --skip")))
+        } else if c.needs != Needs::Files && !ctx.host.live {
+            Some(Some(Finding::skip("--root: needs the live system")))
+        } else if c.needs == Needs::LiveRoot && !is_root {
+            Some(Some(Finding::skip(
+                "needs root: run dockpoint doctor as root",
+            )))
+        } else {
+            None
+        };
+        match pre {
+            Some(None) => {}
+            Some(Some(f)) => results[i] = Some(result(c, container.clone(), f, 0, strict)),
+            None => {
+                pending += 1;
+                let (tx, ctx, c, container) = (tx.clone(), ctx.clone(), *c, container.clone());
+                std::thread::spawn(move || {
+                    let t = std::time::Instant::now();
+                    let f = (c.run)(&ctx, container.as_deref());
+                    let _ = tx.send((i, f, t.elapsed().as_millis() as u64));
+                });
+            }
+        }
+    }
+    drop(tx);
+    let deadline = std::time::Instant::now() + ctx.timeout + Duration::from_millis(500);
+    while pending > 0 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((i, f, ms)) => {
+                let (c, container) = &jobs[i];
+                results[i] = Some(result(c, container.clone(), f, ms, strict));
+                pending -= 1;
+            }
+            Err(_) => break,
+        }
+    }
+    for (i, (c, container)) in jobs.iter().enumerate() {
+        let skipped_by_only = !sel.only.is_empty() && !selected(c.id, &sel.only);
+        if results[i].is_none() && !skipped_by_only {
+            let f = Finding::cannot(format!("did not finish within {}s", ctx.timeout.as_secs()));
+            results[i] = Some(result(
+                c,
+                container.clone(),
+                f,
+                ctx.timeout.as_millis() as u64,
+                strict,
+            ));
+        }
+    }
+    let checks: Vec<CheckResult> = results.into_iter().flatten().collect();
+    let mut s = Summary::default();
+    for c in &checks {
+        match c.status {
+            Status::Pass => s.pass += 1,
+            Status::Warn => s.warn += 1,
+            Status::Fail => s.fail += 1,
+            Status::Error => s.error += 1,
+            Status::Skipped => s.skipped += 1,
+        }
+    }
+    s.exit_code = if s.fail > 0 {
+        EXIT_FAILED
+    } else if s.error > 0 {
+        EXIT_COULD_NOT_RUN
+    } else {
+        EXIT_OK
+    };
+    Report {
+        format_version: 1,
+        checks,
+        summary: s,
+    }
+}
+
+fn result(
+    c: &Check,
+    container: Option<String>,
+    f: Finding,
+    millis: u64,
+    strict: bool,
+) -> CheckResult {
+    let status = match f.kind {
+        Kind::Pass => Status::Pass,
+        Kind::Skip => Status::Skipped,
+        Kind::CouldNotRun => Status::Error,
+        Kind::Problem => match (c.severity, strict) {
+            (Severity::Error, _) | (Severity::Warning, true) => Status::Fail,
+            (Severity::Warning, false) => Status::Warn,
+        },
+    };
+    CheckResult {
+        id: c.id,
+        title: match &container {
+            Some(n) => format!("{n}: {}", c.title),
+            None => c.title.to_string(),
+        },
+        severity: c.severity,
+        status,
+        message: f.message,
+        fix: f.fix,
+        container,
+        details: f.details,
+        millis,
+    }
+}
+
+fn symbol(s: Status) -> console::StyledObject<&'static str> {
+    use console::style;
+    match s {
+        Status::Pass => style("✓").green(),
+        Status::Warn => style("!").yellow(),
+        Status::Fail => style("✗").red(),
+        Status::Error => style("?").magenta(),
+        Status::Skipped => style("-").dim(),
+    }
+}
+
+/// Human output: a line per check, the fix under each problem, a summary.
+pub fn print_human(r: &Report, header: &str, verbose: bool, quiet: bool) {
+    let problems = r.summary.fail + r.summary.warn + r.summary.error;
+    if quiet && problems == 0 {
+        return;
+    }
+    if !quiet {
+        println!("{header}");
+    }
+    for c in &r.checks {
+        if quiet && matches!(c.status, Status::Pass | Status::Skipped) {
+            continue;
+        }
+        let label = match &c.container {
+            Some(n) => format!("{} [{n}]", c.id),
+            None => c.id.to_string(),
+        };
+        let msg = match c.status {
+            Status::Skipped => format!("skipped: {}", c.message),
+            Status::Error => format!("could not run: {}", c.message),
+            _ => c.message.clone(),
+        };
+        println!("{} {label:<27} {msg}", symbol(c.status));
+        if let (Some(fix), Status::Fail | Status::Warn) = (&c.fix, c.status) {
+            println!("    fix: {fix}");
+        }
+        if verbose {
+            println!("    {} ({} ms)", c.title, c.millis);
+            for d in &c.details {
+                println!("    {d}");
+            }
+        }
+    }
+    let s = &r.summary;
+    println!(
+        "{} passed, {} warnings, {} failed, {} could not run, {} skipped",
+        s.pass, s.warn, s.fail, s.error, s.skipped
+    );
+}
+
+pub fn header(ctx: &Ctx) -> String {
+    let kernel = ctx
+        .kernel
+        .as_ref()
+        .map(|k| format!(", kernel {} ({})", k.release, k.arch))
+        .unwrap_or_default();
+    let root = if ctx.host.live {
+        String::new()
+    } else {
+        format!(" (root {}: file checks only)", ctx.host.root.display())
+    };
+    format!("dockpoint doctor: {}{kernel}{root}", ctx.distro.describe())
+}
+
+/// `dockpoint doctor`. Returns the exit code.
+pub fn run(args: &DoctorArgs) -> i32 {
+    if args.list {
+        for c in CHECKS {
+            let needs = match c.needs {
+                Needs::Files => "files",
+                Needs::Live => "live host",
+                Needs::LiveRoot => "live host, root",
+            };
+            let sev = match c.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            let per = if c.per_container {
+                " (per --container)"
+            } else {
+                ""
+            };
+            println!("{:<27} {sev:<8} {needs:<16} {}{per}", c.id, c.title);
+        }
+        return EXIT_OK;
+    }
+    for id in args.only.iter().chain(&args.skip) {
+        if !CHECKS
+            .iter()
+            .any(|c| selected(c.id, std::slice::from_ref(id)))
+        {
+            crate::ui::error(&format!("no check `{id}`: see dockpoint doctor --list"));
+            return EXIT_USAGE;
+        }
+    }
+    if let Some(root) = &args.root
+        && !root.is_dir()
+    {
+        crate::ui::error(&format!("--root {}: not a directory", root.display()));
+        return EXIT_USAGE;
+    }
+    let host = Host::new(args.root.clone(), Box::new(SystemRunner), Term::detect());
+    let ctx = Arc::new(Ctx::new(host, Duration::from_secs(args.timeout)));
+    let sel = Selection {
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+        containers: args.container.clone(),
+    };
+    let report = run_checks(ctx.clone(), &sel, args.strict);
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("serialises")
+        ),
+        Format::Human => print_human(&report, &header(&ctx), args.verbose, args.quiet),
+    }
+    report.summary.exit_code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_from_finding_severity_and_strict() {
+        let warn_check = CHECKS
+            .iter()
+            .find(|c| c.severity == Severity::Warning)
+            .unwrap();
+        let err_check = CHECKS
+            .iter()
+            .find(|c| c.severity == Severity::Error)
+            .unwrap();
+        let p = || Finding::problem("x", "fix");
+        assert_eq!(result(warn_check, None, p(), 0, false).status, Status::Warn);
+        assert_eq!(result(warn_check, None, p(), 0, true).status, Status::Fail);
+        assert_eq!(result(err_check, None, p(), 0, false).status, Status::Fail);
+        assert_eq!(
+            result(err_check, None, Finding::cannot("x"), 0, true).status,
+            Status::Error
+        );
+        assert_eq!(
+            result(err_check, None, Finding::skip("x"), 0, true).status,
+            Status::Skipped
+        );
+        assert_eq!(
+            result(err_check, None, Finding::pass("x"), 0, true).status,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn ids_are_unique_and_dotted() {
+        for (i, c) in CHECKS.iter().enumerate() {
+            assert!(c.id.contains('.'), "{}", c.id);
+            assert!(
+                !CHECKS[i + 1..].iter().any(|d| d.id == c.id),
+                "{} twice",
+                c.id
+            );
+        }
+    }
+}
