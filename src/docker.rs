@@ -5,7 +5,7 @@
 use crate::host::Host;
 use anyhow::{Context, Result, bail};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub const DEFAULT_CONFIG: &str = "/etc/docker/daemon.json";
@@ -449,10 +449,6 @@ pub fn log_tail(host: &Host, d: &Daemon, n: usize) -> String {
         }
     }
     String::from("(no docker log found)")
-}
-
-pub fn socket_exists(api: &Api) -> bool {
-    Path::new(&api.socket).exists()
 }
 
 #[cfg(test)]

@@ -203,6 +203,13 @@ impl Runner for RecordingRunner {
     }
 }
 
+/// A shared runner (tests keep a handle on a recording runner they lend out).
+impl<T: Runner> Runner for std::sync::Arc<T> {
+    fn stream(&self, cmd: &Cmd, on_line: &mut dyn FnMut(&str)) -> std::io::Result<CmdOutput> {
+        (**self).stream(cmd, on_line)
+    }
+}
+
 /// The terminal: whether we may prompt, and whether to colour.
 #[derive(Debug, Clone, Copy)]
 pub struct Term {

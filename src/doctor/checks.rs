@@ -7,7 +7,6 @@ use crate::daemon_json;
 use crate::docker::{Init, Kind};
 use crate::host::Cmd;
 use crate::runc_conf;
-use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -744,5 +743,3 @@ fn container_checkpoints(c: &Ctx, name: Option<&str>) -> Finding {
             .detail(dir.display().to_string())
     }
 }
-
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -641,14 +641,21 @@ mod tests {
             d.path(),
             "/var/lib/apt/lists/deb_dists_trixie_main_binary-amd64_Packages",
         );
-        let r = RecordingRunner::default().answer(
+        let r = std::sync::Arc::new(RecordingRunner::default().answer(
             "apt-cache policy criu",
             0,
             "criu:\n  Installed: (none)\n  Candidate: 4.1.1-1\n",
             "",
-        );
-        let h = host(d.path(), r);
+        ));
+        let h = Host {
+            root: d.path().to_path_buf(),
+            live: true,
+            runner: Box::new(r.clone()),
+            term: Term::plain(),
+        };
         let s = plan(&h, &opts(DEBIAN));
+        // Planning only looks: the one command it ran is a policy look-up.
+        assert_eq!(r.calls(), ["apt-cache policy criu"]);
         assert_eq!(s.status, Status::Changed);
         assert_eq!(s.method, Some("apt"));
         assert!(matches!(

@@ -5,7 +5,6 @@ mod criu_step;
 mod restart_step;
 mod steps;
 
-pub use criu_step::{TESTING_ALLOWED, TESTING_PIN, TESTING_SOURCES};
 pub use steps::{DAEMON_JSON, RUNC_CONF, STEPS};
 
 use crate::cli::{CriuSourceArg, Format, SetupArgs};
