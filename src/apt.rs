@@ -262,3 +262,69 @@ mod tests {
         assert_eq!(phase_of("random"), None);
     }
 }
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+    use crate::host::{RecordingRunner, Term};
+
+    /// A child process holding an fcntl write lock on `path`, as apt does.
+    fn hold_lock(path: &Path, secs: f32) -> std::process::Child {
+        let mut child = std::process::Command::new("/usr/bin/python3")
+            .args([
+                "-c",
+                "import fcntl,sys,time; f=open(sys.argv[1],'w'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(float(sys.argv[2]))",
+                path.to_str().unwrap(),
+                &secs.to_string(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "locked");
+        child
+    }
+
+    fn host(root: &Path) -> Host {
+        Host::new(Some(root.to_path_buf()), Box::new(RecordingRunner::default()), Term::plain())
+    }
+
+    #[test]
+    fn a_held_dpkg_lock_is_waited_for_then_fails_naming_the_holder() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("var/lib/dpkg")).unwrap();
+        let lock = d.path().join("var/lib/dpkg/lock-frontend");
+        let mut child = hold_lock(&lock, 30.0);
+        let h = host(d.path());
+        let p = Progress::start(&Term::plain(), "test");
+        let t = Instant::now();
+        let err = wait_for_dpkg_lock(&h, Duration::from_secs(1), &p).unwrap_err();
+        assert!(t.elapsed() >= Duration::from_secs(1));
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("pid {}", child.id())), "{msg}");
+        assert!(msg.contains("/var/lib/dpkg/lock-frontend"), "{msg}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn a_lock_released_in_time_lets_apt_go() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("var/lib/dpkg")).unwrap();
+        let mut child = hold_lock(&d.path().join("var/lib/dpkg/lock"), 0.6);
+        let h = host(d.path());
+        let p = Progress::start(&Term::plain(), "test");
+        let t = Instant::now();
+        wait_for_dpkg_lock(&h, Duration::from_secs(10), &p).unwrap();
+        assert!(t.elapsed() >= Duration::from_millis(300), "it did wait");
+        child.wait().unwrap();
+        // No lock files at all: nothing to wait for.
+        let empty = tempfile::tempdir().unwrap();
+        wait_for_dpkg_lock(&host(empty.path()), Duration::from_secs(1), &p).unwrap();
+    }
+}
