@@ -83,10 +83,60 @@ pub fn has_apt(host: &Host) -> bool {
     host.path("/usr/bin/apt-get").exists()
 }
 
+/// Runs a command inside an image root: chroot, with /proc, /sys and /dev
+/// mounted for it in a private mount namespace, so they vanish with it
+/// (nothing can be left mounted, whatever happens). The host's resolv.conf
+/// is bind-mounted over the root's for name resolution, the same way.
+const CHROOT_SCRIPT: &str = r#"set -e
+R=$1; shift
+mount -t proc proc "$R/proc"
+mount --rbind /sys "$R/sys"
+mount --rbind /dev "$R/dev"
+if [ -f /etc/resolv.conf ] && [ -f "$R/etc/resolv.conf" ] && [ ! -L "$R/etc/resolv.conf" ]; then
+    mount --bind /etc/resolv.conf "$R/etc/resolv.conf"
+fi
+exec chroot "$R" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    DEBIAN_FRONTEND=noninteractive APT_LISTCHANGES_FRONTEND=none LC_ALL=C "$@"
+"#;
+
+/// Whether apt can be run inside the root (image builds): the root has apt
+/// and the machine has unshare and chroot.
+pub fn can_chroot(host: &Host) -> bool {
+    !host.live
+        && has_apt(host)
+        && ["/usr/bin/unshare", "/usr/sbin/chroot"]
+            .iter()
+            .all(|p| std::path::Path::new(p).exists())
+        && ["proc", "sys", "dev"]
+            .iter()
+            .all(|d| host.root.join(d).is_dir())
+}
+
+/// `program args` on the live host, or inside the image root through chroot.
+pub fn command(host: &Host, program: &str, args: &[&str], timeout: Duration) -> Cmd {
+    if host.live {
+        return apt_cmd(program, args, timeout);
+    }
+    let root = host.root.display().to_string();
+    let mut all = vec![
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        CHROOT_SCRIPT,
+        "dockpoint-chroot",
+        root.as_str(),
+        program,
+    ];
+    all.extend_from_slice(args);
+    apt_cmd("unshare", &all, timeout)
+}
+
 pub fn policy(host: &Host, pkg: &str, extra: &[String]) -> Result<Policy> {
     let mut args: Vec<&str> = extra.iter().map(String::as_str).collect();
     args.extend(["policy", pkg]);
-    let out = host.run(&apt_cmd("apt-cache", &args, Duration::from_secs(60)))?;
+    let out = host.run(&command(host, "apt-cache", &args, Duration::from_secs(60)))?;
     Ok(parse_policy(&out.stdout))
 }
 
@@ -197,7 +247,7 @@ pub fn run_logged(
     log: &Path,
     progress: &Progress,
 ) -> Result<CmdOutput> {
-    let cmd = apt_cmd("apt-get", args, timeout);
+    let cmd = command(host, "apt-get", args, timeout);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -291,7 +341,11 @@ mod lock_tests {
     }
 
     fn host(root: &Path) -> Host {
-        Host::new(Some(root.to_path_buf()), Box::new(RecordingRunner::default()), Term::plain())
+        Host::new(
+            Some(root.to_path_buf()),
+            Box::new(RecordingRunner::default()),
+            Term::plain(),
+        )
     }
 
     #[test]

@@ -150,6 +150,19 @@ pub fn plan(host: &Host, opts: &Options) -> PlannedStep {
         return s;
     }
     let debian_apt = opts.distro.family == Family::Debian && apt::has_apt(host);
+    if debian_apt && apt::can_chroot(host) && opts.criu_source == CriuSource::Distro {
+        // An image build: apt inside the root, through chroot.
+        let pol = apt::policy(host, "criu", &[]).unwrap_or_default();
+        if pol.candidate.is_some() || !has_lists(host) {
+            let mut s = plan_apt(host, opts, s, pol.candidate, !has_lists(host));
+            s.message = format!(
+                "{} inside {} (chroot; /proc, /sys, /dev mounted for it in a private mount namespace)",
+                s.message,
+                host.root.display()
+            );
+            return s;
+        }
+    }
     if !host.live {
         s.status = Status::Skipped;
         s.method = Some(if debian_apt { "apt" } else { "instructions" });
@@ -533,6 +546,40 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
         }
     };
     progress.finish("installed");
+    if !host.live {
+        // An image: the version from inside it; criu check needs the kernel
+        // the image will boot on, so it is the doctor's job there.
+        let version = installed(host).and_then(|(path, _)| {
+            let out = host
+                .run(&apt::command(
+                    host,
+                    &path,
+                    &["--version"],
+                    Duration::from_secs(30),
+                ))
+                .ok()?;
+            criu::parse_version_output(&out.stdout).map(|v| (path, v))
+        });
+        match version {
+            Some((path, v)) => {
+                s.version = Some(v.to_string());
+                s.status = Status::Changed;
+                s.message = format!(
+                    "installed CRIU {v} at {path} inside {}{how_note}; criu check is not run under --root: run dockpoint doctor on the host that boots this image (it needs CRIU >= {} on kernels >= 6.16)",
+                    host.root.display(),
+                    Version(4, 2, 0)
+                );
+            }
+            None => {
+                s.status = Status::Failed;
+                s.message = format!(
+                    "apt-get install criu succeeded but no working criu was found inside {}",
+                    host.root.display()
+                );
+            }
+        }
+        return;
+    }
     let Some((path, Some(v))) = installed(host) else {
         s.status = Status::Failed;
         s.message = "apt-get install criu succeeded but no working criu binary was found".into();

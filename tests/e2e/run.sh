@@ -341,7 +341,37 @@ r = {x["command"]: x["median"] * 1e3 for x in json.load(open(sys.argv[1]))["resu
 print("; ".join(f"{k}: {v:.1f} ms" for k, v in r.items()))' "$HOST_ROOT/root/doctor.json" | tee "$E2E_WORK/bench-doctor.txt" >&2
 }
 
-ALL_CASES=(d13_systemd_distro_criu d13_systemd_testing_criu d12_sysv d13_sysv_restart flag_systemd flag_sysv rollback_systemd)
+# An image build: setup --root on a Debian 13 root that is not booted,
+# from the machine. CRIU goes in with apt through chroot; nothing stays mounted.
+case_root_image_build() {
+    local src R j rc
+    src=$(build_root trixie-sysv trixie sysv)
+    R=$(fresh_root "$src" "$CASE")
+    # The root's apt reaches the mirror directly here (the machine's network).
+    rm -f "$R/etc/apt/apt.conf.d/01dockpoint-e2e-proxy"
+    local mounts_before; mounts_before=$(cat /proc/self/mountinfo | wc -l)
+    j=$E2E_WORK/$CASE.json
+    rc=0
+    "$REPO/target/release/dockpoint" setup --root "$R" --yes --format json > "$j" 2>>"$E2E_LOG/$CASE.log" || rc=$?
+    expect_eq "$rc" 0 "exit code"
+    expect_eq "$(step "$j" criu-install status)" changed
+    expect_eq "$(step "$j" criu-install method)" apt
+    expect_in "$(step "$j" criu-install message)" "chroot"
+    expect_in "$(step "$j" criu-install version)" "4."
+    [ -x "$R/usr/sbin/criu" ] || fail "criu is not in the image"
+    expect_eq "$(cat "$R/etc/criu/runc.conf")" tcp-established
+    expect_in "$(cat "$R/etc/docker/daemon.json")" '"experimental": true'
+    expect_eq "$(step "$j" docker-restart status)" skipped
+    expect_eq "$(cat /proc/self/mountinfo | wc -l)" "$mounts_before" "mounts on the machine after"
+    if grep -q " $R/" /proc/self/mountinfo; then fail "something is still mounted under $R"; fi
+    # A second run changes nothing.
+    rc=0
+    "$REPO/target/release/dockpoint" setup --root "$R" --yes --format json > "$j" 2>>"$E2E_LOG/$CASE.log" || rc=$?
+    expect_eq "$rc" 0 "second exit code"
+    for s in criu-install runc-conf daemon-json; do expect_eq "$(step "$j" $s status)" ok "second run $s"; done
+}
+
+ALL_CASES=(d13_systemd_distro_criu d13_systemd_testing_criu d12_sysv d13_sysv_restart flag_systemd flag_sysv rollback_systemd root_image_build)
 
 main() {
     local cases=("$@")
