@@ -99,10 +99,11 @@ exec chroot "$R" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/
     DEBIAN_FRONTEND=noninteractive APT_LISTCHANGES_FRONTEND=none LC_ALL=C "$@"
 "#;
 
-/// Whether apt can be run inside the root (image builds): the root has apt
-/// and the machine has unshare and chroot.
+/// Whether apt can be run inside the root (image builds): the root has apt,
+/// the machine has unshare and chroot, and we are root (mounts need it).
 pub fn can_chroot(host: &Host) -> bool {
     !host.live
+        && nix::unistd::geteuid().is_root()
         && has_apt(host)
         && ["/usr/bin/unshare", "/usr/sbin/chroot"]
             .iter()

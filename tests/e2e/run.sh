@@ -9,7 +9,7 @@ REPO=$(cd "$E2E_HERE/../.." && pwd)
 CAPTURE=$E2E_WORK/captured
 
 [ "$(id -u)" = 0 ] || die "the e2e tests need root"
-for t in debootstrap socat unshare nsenter; do command -v "$t" >/dev/null || die "missing $t (apt-get install debootstrap socat)"; done
+for t in debootstrap socat unshare nsenter sysctl; do command -v "$t" >/dev/null || die "missing $t (apt-get install debootstrap socat)"; done
 mkdir -p "$E2E_WORK" "$E2E_LOG" "$CAPTURE"
 : > "$E2E_WORK/pids"
 
