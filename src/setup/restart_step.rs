@@ -83,7 +83,7 @@ pub fn plan(host: &Host, opts: &Options, before: &[PlannedStep]) -> PlannedStep 
     let why = if changes {
         "so that it reads the new daemon.json (experimental is not reloadable; `systemctl daemon-reload` does not apply it)"
     } else {
-        "daemon.json turns experimental on, but the running docker has it off (Docker-Experimental: false)"
+        "because daemon.json turns experimental on but the running docker has it off (Docker-Experimental: false)"
     };
     let containers = api.running_containers().unwrap_or_default();
     let live_restore = api

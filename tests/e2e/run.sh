@@ -234,12 +234,26 @@ case_d12_sysv() {
 # Debian 13 without systemd: docker restarted by its SysV init script.
 case_d13_sysv_restart() {
     boot trixie-sysv trixie sysv
+    busybox_image
+    hx docker run -d --name keep e2e/busybox sleep 1000 >/dev/null
     local j=$E2E_WORK/$CASE.json rc pid1
     pid1=$(dockerd_pid)
+    # --no-restart: the file is written, the restart is left with the command.
+    rc=$(dockpoint_json "$j" --no-install --no-restart)
+    expect_eq "$rc" 0 "exit code with --no-restart"
+    expect_eq "$(step "$j" daemon-json status)" changed
+    expect_eq "$(step "$j" docker-restart status)" skipped
+    expect_in "$(step "$j" docker-restart message)" "service docker restart"
+    expect_eq "$(dockerd_pid)" "$pid1" "dockerd pid after --no-restart"
+    expect_eq "$(api_experimental)" false
+    # The next run restarts: daemon.json says on, the running docker has it off.
+    # The plan names the running container the restart stops.
     rc=$(dockpoint_json "$j" --no-install)
     expect_eq "$rc" 0 "exit code"
+    expect_eq "$(step "$j" daemon-json status)" ok
     expect_eq "$(step "$j" docker-restart status)" changed
     expect_in "$(step "$j" docker-restart message)" "service docker restart"
+    expect_in "$(grep -A2 'docker-restart' "$E2E_LOG/$CASE.log" | tr '\n' ' ')" "keep"
     expect_eq "$(api_experimental)" true
     [ "$(dockerd_pid)" != "$pid1" ] || fail "dockerd was not restarted"
 }
