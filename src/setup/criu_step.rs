@@ -565,7 +565,7 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
                 s.version = Some(v.to_string());
                 s.status = Status::Changed;
                 s.message = format!(
-                    "installed CRIU {v} at {path} inside {}{how_note}; criu check is not run under --root: run dockpoint doctor on the host that boots this image (it needs CRIU >= {} on kernels >= 6.16)",
+                    "installed CRIU {v} at {path} inside {} with apt through chroot{how_note}; criu check is not run under --root: run dockpoint doctor on the host that boots this image (it needs CRIU >= {} on kernels >= 6.16)",
                     host.root.display(),
                     Version(4, 2, 0)
                 );

@@ -83,7 +83,8 @@ fn plan_file(
                 "{host_path} {err}. The file was left untouched{next}"
             ))
         }
-        Ok(Edit { text: new, .. }) if old.is_some() && new == old_text => {
+        // Nothing to do: an absent file the editor has nothing to add to stays absent.
+        Ok(Edit { text: new, notes }) if notes.is_empty() || (old.is_some() && new == old_text) => {
             s.status = Status::Ok;
             s.message = "already configured".into();
             s
@@ -209,6 +210,24 @@ pub fn parse_criu_options(specs: &[String]) -> std::result::Result<Vec<CriuOptio
 mod tests {
     use super::*;
     use crate::host::{RecordingRunner, Term};
+
+    #[test]
+    fn with_the_flag_an_absent_daemon_json_stays_absent() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(
+            Some(d.path().to_path_buf()),
+            Box::new(RecordingRunner::default()),
+            Term::plain(),
+        );
+        let mut opts = Options::default();
+        opts.daemon.experimental_flag = true;
+        let s = plan_daemon_json(&h, &opts, &[]);
+        assert_eq!(s.status, Status::Ok, "{}", s.message);
+        assert!(s.action.is_none(), "nothing may be written");
+        // Without the flag the file is created.
+        let s = plan_daemon_json(&h, &Options::default(), &[]);
+        assert_eq!(s.status, Status::Changed);
+    }
 
     #[test]
     fn restart_is_not_planned_under_root() {

@@ -27,7 +27,9 @@ cleanup_all() {
 trap cleanup_all EXIT
 
 # --- assertions --------------------------------------------------------------
-fail() { log "ASSERTION FAILED: $*"; return 1; }
+# Every failed assertion is recorded: a case passes only with none recorded
+# (and stops at the first one: cases run under set -e, outside any condition).
+fail() { log "ASSERTION FAILED: $*"; echo "$*" >> "$E2E_WORK/failures-$CASE"; return 1; }
 expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected [$2], got [$1]"; }
 expect_in() { case "$1" in *"$2"*) ;; *) fail "${3:-text} does not contain [$2]: ${1:0:2000}";; esac; }
 expect_not_in() { case "$1" in *"$2"*) fail "${3:-text} contains [$2]";; *) ;; esac; }
@@ -142,7 +144,7 @@ case_d13_systemd_testing_criu() {
     after=$(hx dpkg-query -W -f '${Package}\n' | sort)
     local new; new=$(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')
     local from_testing
-    from_testing=$(hx sh -c 'for p in $(dpkg-query -W -f "\${Package}\n"); do apt-cache policy "$p" | grep -q "^ \*\*\* .*" && apt-cache policy "$p" | grep -A1 "^ \*\*\*" | grep -q testing && echo "$p"; done' | sort | tr '\n' ' ')
+    from_testing=$(hx sh -c 'for p in $(dpkg-query -W -f "\${Package}\n"); do if apt-cache policy "$p" | grep -A1 "^ \*\*\*" | grep -q testing; then echo "$p"; fi; done' | sort | tr '\n' ' ')
     for p in $from_testing; do
         case " criu libcompel1 libnet9 libnl-3-200 " in *" $p "*) ;; *) fail "$p came from testing ($from_testing)";; esac
     done
@@ -355,6 +357,26 @@ r = {x["command"]: x["median"] * 1e3 for x in json.load(open(sys.argv[1]))["resu
 print("; ".join(f"{k}: {v:.1f} ms" for k, v in r.items()))' "$HOST_ROOT/root/doctor.json" | tee "$E2E_WORK/bench-doctor.txt" >&2
 }
 
+# The same on the SysV host: /etc/default/docker (sourced by the init
+# script) refuses to start docker when daemon.json mentions experimental.
+case_rollback_sysv() {
+    local src; src=$(build_root trixie-sysv trixie sysv)
+    boot_host "$(fresh_root "$src" "$CASE")" sysv "$CASE"
+    install_dockpoint
+    hx sh -c 'echo "if grep -q experimental /etc/docker/daemon.json 2>/dev/null; then echo \"e2e fault: refusing to start\" >&2; exit 1; fi" >> /etc/default/docker'
+    start_sysv_docker
+    local j=$E2E_WORK/$CASE.json rc
+    rc=$(dockpoint_json "$j" --no-install)
+    expect_eq "$rc" 1 "exit code"
+    expect_eq "$(step "$j" docker-restart status)" failed
+    expect_in "$(step "$j" docker-restart message)" "service docker restart"
+    expect_in "$(step "$j" docker-restart message)" "e2e fault: refusing to start"
+    expect_in "$(step "$j" docker-restart message)" "removed /etc/docker/daemon.json (it did not exist before)"
+    expect_in "$(step "$j" docker-restart message)" "docker is running again"
+    hx test ! -e /etc/docker/daemon.json || fail "daemon.json is still there"
+    docker_up
+}
+
 # An image build: setup --root on a Debian 13 root that is not booted,
 # from the machine. CRIU goes in with apt through chroot; nothing stays mounted.
 case_root_image_build() {
@@ -385,7 +407,7 @@ case_root_image_build() {
     for s in criu-install runc-conf daemon-json; do expect_eq "$(step "$j" $s status)" ok "second run $s"; done
 }
 
-ALL_CASES=(d13_systemd_distro_criu d13_systemd_testing_criu d12_sysv d13_sysv_restart flag_systemd flag_sysv rollback_systemd root_image_build)
+ALL_CASES=(d13_systemd_distro_criu d13_systemd_testing_criu d12_sysv d13_sysv_restart flag_systemd flag_sysv rollback_systemd rollback_sysv root_image_build)
 
 main() {
     local cases=("$@")
@@ -401,8 +423,14 @@ main() {
     for CASE in "${cases[@]}"; do
         export CASE
         : > "$E2E_LOG/$CASE.log"
-        local t0=$SECONDS
-        if ( set -e; trap stop_host EXIT; "case_$CASE" ) >>"$E2E_LOG/$CASE.log" 2>&1; then
+        rm -f "$E2E_WORK/failures-$CASE"
+        local t0=$SECONDS rc=0
+        # Not in an `if`: bash ignores set -e inside a condition's subshell.
+        set +e
+        ( set -e; trap stop_host EXIT; "case_$CASE" ) >>"$E2E_LOG/$CASE.log" 2>&1
+        rc=$?
+        set -e
+        if [ "$rc" -eq 0 ] && [ ! -s "$E2E_WORK/failures-$CASE" ]; then
             passed=$((passed + 1)); log "ok   $CASE ($((SECONDS - t0))s)"
         else
             failed=$((failed + 1)); names+=("$CASE"); log "FAIL $CASE ($((SECONDS - t0))s): $(tail -n 5 "$E2E_LOG/$CASE.log" | tr '\n' ' ')"
