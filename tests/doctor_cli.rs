@@ -146,30 +146,19 @@ fn only_skip_and_usage() {
     assert_eq!(doctor(&["--bogus"]).code, 2);
 }
 
+/// `--strict` on a real warning is proved on the e2e host (a `-t` container:
+/// container.tty warns, exit 0; with --strict it fails, exit 1); the mapping
+/// is unit-tested in src/doctor. Here: --strict keeps a clean root clean.
 #[test]
-fn strict_makes_warnings_fail() {
-    // A warning-severity problem on a live check: docker.init / docker.version
-    // need docker; use the file-level way instead: a root with everything set
-    // passes, and --strict changes nothing there; on this machine the live
-    // run has real failures, so check the mapping through JSON severities.
+fn strict_keeps_a_clean_root_clean() {
     let r = Root::new();
     r.write("/etc/criu/runc.conf", "tcp-established\n");
     r.write("/etc/docker/daemon.json", "{\"experimental\": true}\n");
     r.write("/usr/sbin/criu", "");
     let root = r.dir.path().to_str().unwrap();
     assert_eq!(doctor(&["--root", root, "--strict"]).code, 0);
-    let live = doctor(&[
-        "--format",
-        "json",
-        "--strict",
-        "--only",
-        "docker",
-        "--timeout",
-        "2",
-    ]);
-    for c in live.json()["checks"].as_array().unwrap() {
-        assert_ne!(c["status"], "warn", "--strict leaves no warnings: {c}");
-    }
+    r.write("/etc/criu/runc.conf", "# nothing\n");
+    assert_eq!(doctor(&["--root", root, "--strict"]).code, 1);
 }
 
 #[test]

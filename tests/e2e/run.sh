@@ -178,6 +178,13 @@ case_d13_systemd_testing_criu() {
     expect_eq "$rc" 1 "doctor --container exit code"
     expect_eq "$(check "$d" container.auto-remove rm1 status)" fail "rm1 auto-remove"
     expect_eq "$(check "$d" container.tty tty1 status)" warn "tty1 tty"
+    # A warning alone exits 0; --strict makes it fail.
+    rc=$(doctor_json "$d" --container tty1 --only container.tty)
+    expect_eq "$rc" 0 "doctor exit code with a warning"
+    rc=$(doctor_json "$d" --container tty1 --only container.tty --strict)
+    expect_eq "$rc" 1 "doctor --strict exit code with a warning"
+    expect_eq "$(check "$d" container.tty tty1 status)" fail "tty1 tty with --strict"
+    rc=$(doctor_json "$d" --container rm1 --container tty1 --container tcp1)
     expect_eq "$(check "$d" container.auto-remove tty1 status)" pass "tty1 auto-remove"
     expect_eq "$(check "$d" container.checkpoints tcp1 status)" pass
     expect_in "$(check "$d" container.checkpoints tcp1 message)" "cp1"
