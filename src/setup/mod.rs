@@ -336,7 +336,10 @@ pub fn run(args: &SetupArgs) -> i32 {
     if let Some(root) = &args.root {
         ui::out(
             json,
-            &format!("Root: {} (files only; live steps skipped)", root.display()),
+            &format!(
+                "Root: {} (an image: its files, apt through chroot where it has apt; no docker restart)",
+                root.display()
+            ),
         );
     }
     if let Some(k) = &opts.kernel {
