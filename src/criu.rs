@@ -131,6 +131,48 @@ pub fn check_passed(stdout: &str, stderr: &str) -> bool {
     stdout.contains("Looks good.") || stderr.contains("Looks good.")
 }
 
+/// Where CRIU may be installed, relative to the root.
+pub const PATHS: &[&str] = &[
+    "/usr/sbin/criu",
+    "/usr/bin/criu",
+    "/sbin/criu",
+    "/usr/local/sbin/criu",
+    "/usr/local/bin/criu",
+];
+
+/// The installed CRIU binary and, on a live host, its version
+/// (`criu --version`, bounded by `timeout`).
+pub fn find_installed(
+    host: &crate::host::Host,
+    timeout: std::time::Duration,
+) -> Option<(String, Option<Version>)> {
+    let path = PATHS.iter().find(|p| host.path(p).is_file())?;
+    if !host.live {
+        return Some((path.to_string(), None));
+    }
+    let v = host
+        .run(&crate::host::Cmd::new(path, &["--version"]).timeout(timeout))
+        .ok()
+        .and_then(|o| parse_version_output(&o.stdout));
+    Some((path.to_string(), v))
+}
+
+/// Run `criu check`: Err when it could not be run; Ok(Err(line)) with the
+/// first error line when it ran and failed.
+pub fn run_check(
+    host: &crate::host::Host,
+    path: &str,
+    timeout: std::time::Duration,
+) -> anyhow::Result<Result<(), String>> {
+    let o = host.run(&crate::host::Cmd::new(path, &["check"]).timeout(timeout))?;
+    if check_passed(&o.stdout, &o.stderr) {
+        return Ok(Ok(()));
+    }
+    Ok(Err(first_error(&o.stderr)
+        .map(str::to_owned)
+        .unwrap_or_else(|| o.tail(3))))
+}
+
 /// The first `Error (` line of CRIU output, for a one-line verdict.
 pub fn first_error(text: &str) -> Option<&str> {
     text.lines()

@@ -350,21 +350,14 @@ fn criu_check(c: &Ctx, _: Option<&str>) -> Finding {
     let Some((path, _)) = c.criu() else {
         return Finding::skip("CRIU is not installed");
     };
-    let cmd = Cmd::new(&path, &["check"]).timeout(c.timeout);
-    match c.host.run(&cmd) {
-        Ok(o) if criu::check_passed(&o.stdout, &o.stderr) => {
-            Finding::pass("Looks good.").detail(format!("ran: {}", cmd.line()))
-        }
-        Ok(o) => {
-            let err = criu::first_error(&o.stderr)
-                .map(str::to_owned)
-                .unwrap_or_else(|| o.tail(3));
-            Finding::problem(
-                format!("criu check fails: {err}"),
-                format!("dockpoint explain '{}'", err.replace('\'', "")),
-            )
-            .detail(format!("ran: {}", cmd.line()))
-        }
+    let ran = format!("ran: {path} check");
+    match criu::run_check(&c.host, &path, c.timeout) {
+        Ok(Ok(())) => Finding::pass("Looks good.").detail(ran),
+        Ok(Err(err)) => Finding::problem(
+            format!("criu check fails: {err}"),
+            format!("dockpoint explain '{}'", err.replace('\'', "")),
+        )
+        .detail(ran),
         Err(e) => Finding::cannot(format!("{e:#}")),
     }
 }

@@ -8,7 +8,7 @@ use crate::cli::{DoctorArgs, Format};
 use crate::criu::Version;
 use crate::distro::{self, Distro};
 use crate::docker::{self, Api, Daemon};
-use crate::host::{Cmd, Host, SystemRunner, Term};
+use crate::host::{Host, SystemRunner, Term};
 use crate::setup::Kernel;
 use checks::{CHECKS, Check, Needs, Severity};
 use serde::Serialize;
@@ -141,26 +141,7 @@ impl Ctx {
     /// The CRIU binary and (live) its version.
     pub fn criu(&self) -> Option<(String, Option<Version>)> {
         self.criu
-            .get_or_init(|| {
-                let path = [
-                    "/usr/sbin/criu",
-                    "/usr/bin/criu",
-                    "/sbin/criu",
-                    "/usr/local/sbin/criu",
-                    "/usr/local/bin/criu",
-                ]
-                .into_iter()
-                .find(|p| self.host.path(p).is_file())?;
-                if !self.host.live {
-                    return Some((path.to_string(), None));
-                }
-                let v = self
-                    .host
-                    .run(&Cmd::new(path, &["--version"]).timeout(self.timeout))
-                    .ok()
-                    .and_then(|o| crate::criu::parse_version_output(&o.stdout));
-                Some((path.to_string(), v))
-            })
+            .get_or_init(|| crate::criu::find_installed(&self.host, self.timeout))
             .clone()
     }
 

@@ -7,20 +7,11 @@ use crate::apt::{self, Inst};
 use crate::criu::{self, Verdict, Version};
 use crate::distro::Family;
 use crate::fsio;
-use crate::host::{Cmd, Host};
+use crate::host::Host;
 use crate::ui::Progress;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::time::Duration;
-
-/// Where CRIU may be installed, relative to the root.
-const CRIU_PATHS: &[&str] = &[
-    "/usr/sbin/criu",
-    "/usr/bin/criu",
-    "/sbin/criu",
-    "/usr/local/sbin/criu",
-    "/usr/local/bin/criu",
-];
 
 /// The packages CRIU may bring from Debian testing; anything else refuses.
 pub const TESTING_ALLOWED: &[&str] = &["criu", "libcompel1", "libnet9", "libnl-3-200"];
@@ -79,24 +70,13 @@ pub fn instructions(opts: &Options, candidate: Option<&str>) -> String {
 }
 
 /// The installed CRIU binary and its version.
-pub fn installed(host: &Host) -> Option<(String, Option<Version>)> {
-    let path = CRIU_PATHS.iter().find(|p| host.path(p).is_file())?;
-    if !host.live {
-        return Some((path.to_string(), None));
-    }
-    let out = host.run(&Cmd::new(path, &["--version"])).ok()?;
-    Some((path.to_string(), criu::parse_version_output(&out.stdout)))
+fn installed(host: &Host) -> Option<(String, Option<Version>)> {
+    criu::find_installed(host, Duration::from_secs(30))
 }
 
-/// `criu check`: Ok(()) or the first error line.
+/// `criu check`: Ok(()) or the first error line (or why it could not run).
 fn check(host: &Host, path: &str) -> std::result::Result<(), String> {
-    match host.run(&Cmd::new(path, &["check"]).timeout(Duration::from_secs(30))) {
-        Ok(o) if criu::check_passed(&o.stdout, &o.stderr) => Ok(()),
-        Ok(o) => Err(criu::first_error(&o.stderr)
-            .map(str::to_owned)
-            .unwrap_or_else(|| o.tail(3))),
-        Err(e) => Err(format!("{e:#}")),
-    }
+    criu::run_check(host, path, Duration::from_secs(30)).unwrap_or_else(|e| Err(format!("{e:#}")))
 }
 
 fn verdict_for(opts: &Options, v: Version) -> Verdict {
