@@ -5,7 +5,6 @@ use crate::host::{Cmd, CmdOutput, Host};
 use crate::ui::Progress;
 use anyhow::{Context, Result, bail};
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// `apt-cache policy PKG`: what is installed and what would be.
@@ -80,7 +79,7 @@ fn apt_cmd(program: &str, args: &[&str], timeout: Duration) -> Cmd {
 }
 
 pub fn has_apt(host: &Host) -> bool {
-    host.path("/usr/bin/apt-get").exists()
+    host.fs.exists("/usr/bin/apt-get")
 }
 
 /// Runs a command inside an image root: chroot, with /proc, /sys and /dev
@@ -108,9 +107,7 @@ pub fn can_chroot(host: &Host) -> bool {
         && ["/usr/bin/unshare", "/usr/sbin/chroot"]
             .iter()
             .all(|p| std::path::Path::new(p).exists())
-        && ["proc", "sys", "dev"]
-            .iter()
-            .all(|d| host.root.join(d).is_dir())
+        && ["/proc", "/sys", "/dev"].iter().all(|d| host.fs.is_dir(d))
 }
 
 /// `program args` on the live host, or inside the image root through chroot.
@@ -118,7 +115,7 @@ pub fn command(host: &Host, program: &str, args: &[&str], timeout: Duration) -> 
     if host.live {
         return apt_cmd(program, args, timeout);
     }
-    let root = host.root.display().to_string();
+    let root = host.fs.path().display().to_string();
     let mut all = vec![
         "-m",
         "--propagation",
@@ -141,14 +138,10 @@ pub fn policy(host: &Host, pkg: &str, extra: &[String]) -> Result<Policy> {
     Ok(parse_policy(&out.stdout))
 }
 
-/// The pid holding a POSIX lock on `path`, if any.
-fn lock_holder(path: &Path) -> Option<i32> {
-    use std::os::fd::AsRawFd;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .ok()?;
+/// The pid holding a POSIX lock on the host file `abs`, if any (F_GETLK).
+fn lock_holder(host: &Host, abs: &str) -> Option<i32> {
+    use nix::fcntl::{FcntlArg, fcntl};
+    let f = host.fs.open_file(abs).ok()??;
     let mut fl = nix::libc::flock {
         l_type: nix::libc::F_WRLCK as i16,
         l_whence: nix::libc::SEEK_SET as i16,
@@ -156,15 +149,15 @@ fn lock_holder(path: &Path) -> Option<i32> {
         l_len: 0,
         l_pid: 0,
     };
-    // SAFETY: F_GETLK only fills the flock struct we own.
-    let rc = unsafe { nix::libc::fcntl(f.as_raw_fd(), nix::libc::F_GETLK, &mut fl) };
-    (rc == 0 && fl.l_type != nix::libc::F_UNLCK as i16).then_some(fl.l_pid)
+    fcntl(&f, FcntlArg::F_GETLK(&mut fl)).ok()?;
+    (fl.l_type != nix::libc::F_UNLCK as i16).then_some(fl.l_pid)
 }
 
 fn process_name(host: &Host, pid: i32) -> String {
-    std::fs::read_to_string(host.path(&format!("/proc/{pid}/comm")))
+    host.fs
+        .read_quiet(&format!("/proc/{pid}/comm"))
         .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "?".into())
+        .unwrap_or_else(|| "?".into())
 }
 
 /// Wait, with a visible countdown, while another program (unattended-upgrades,
@@ -175,7 +168,7 @@ pub fn wait_for_dpkg_lock(host: &Host, bound: Duration, progress: &Progress) -> 
     loop {
         let held = locks
             .iter()
-            .find_map(|l| lock_holder(&host.path(l)).map(|pid| (*l, pid)));
+            .find_map(|l| lock_holder(host, l).map(|pid| (*l, pid)));
         let Some((lock, pid)) = held else {
             return Ok(());
         };
@@ -230,14 +223,59 @@ fn phase_of(line: &str) -> Option<String> {
     None
 }
 
-/// A log file for apt's output: `<root>/var/log/dockpoint/apt-<time>.log`.
-pub fn new_log(host: &Host, what: &str) -> Result<PathBuf> {
-    let dir = host.path("/var/log/dockpoint");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let stamp = jiff::Timestamp::now()
-        .strftime("%Y%m%dT%H%M%SZ")
-        .to_string();
-    Ok(dir.join(format!("{what}-{stamp}.log")))
+/// Where apt's output goes: a file under `/var/log/dockpoint` for a real
+/// install, or memory for a simulation (a dry run writes nothing anywhere).
+pub struct Log {
+    file: Option<std::fs::File>,
+    /// The host path of the file, for messages.
+    pub path: Option<String>,
+    lines: Vec<String>,
+}
+
+impl Log {
+    /// A new log file `/var/log/dockpoint/<what>-<UTC time>.log` in the root.
+    pub fn create(host: &Host, what: &str) -> Result<Log> {
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%SZ")
+            .to_string();
+        let (file, path) = crate::fsio::create_new(
+            host,
+            "/var/log/dockpoint",
+            &format!("{what}-{stamp}"),
+            ".log",
+            0o600,
+        )?;
+        Ok(Log {
+            file: Some(file),
+            path: Some(path),
+            lines: Vec::new(),
+        })
+    }
+
+    /// A log kept in memory (simulations: nothing is written).
+    pub fn memory() -> Log {
+        Log {
+            file: None,
+            path: None,
+            lines: Vec::new(),
+        }
+    }
+
+    fn line(&mut self, l: &str) {
+        match &mut self.file {
+            Some(f) => {
+                let _ = writeln!(f, "{l}");
+            }
+            None => self.lines.push(l.to_string()),
+        }
+    }
+
+    /// Where to read it: the file, or "not kept".
+    pub fn describe(&self) -> String {
+        self.path
+            .clone()
+            .unwrap_or_else(|| "not kept: a simulation writes nothing".into())
+    }
 }
 
 /// Run an apt command with progress, its output appended to `log`.
@@ -245,26 +283,21 @@ pub fn run_logged(
     host: &Host,
     args: &[&str],
     timeout: Duration,
-    log: &Path,
+    log: &mut Log,
     progress: &Progress,
 ) -> Result<CmdOutput> {
     let cmd = command(host, "apt-get", args, timeout);
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .with_context(|| format!("cannot open {}", log.display()))?;
-    writeln!(file, "$ {}", cmd.line())?;
+    log.line(&format!("$ {}", cmd.line()));
     let out = host
         .runner
         .stream(&cmd, &mut |line| {
-            let _ = writeln!(file, "{line}");
+            log.line(line);
             if let Some(p) = phase_of(line) {
                 progress.phase(&p);
             }
         })
         .with_context(|| format!("running `{}`", cmd.line()))?;
-    writeln!(file, "[exit {:?}]", out.status)?;
+    log.line(&format!("[exit {:?}]", out.status));
     Ok(out)
 }
 
@@ -320,7 +353,7 @@ mod lock_tests {
     use crate::host::{RecordingRunner, Term};
 
     /// A child process holding an fcntl write lock on `path`, as apt does.
-    fn hold_lock(path: &Path, secs: f32) -> std::process::Child {
+    fn hold_lock(path: &std::path::Path, secs: f32) -> std::process::Child {
         let mut child = std::process::Command::new("/usr/bin/python3")
             .args([
                 "-c",
@@ -341,12 +374,13 @@ mod lock_tests {
         child
     }
 
-    fn host(root: &Path) -> Host {
+    fn host(root: &std::path::Path) -> Host {
         Host::new(
             Some(root.to_path_buf()),
             Box::new(RecordingRunner::default()),
             Term::plain(),
         )
+        .unwrap()
     }
 
     #[test]

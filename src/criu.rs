@@ -146,7 +146,7 @@ pub fn find_installed(
     host: &crate::host::Host,
     timeout: std::time::Duration,
 ) -> Option<(String, Option<Version>)> {
-    let path = PATHS.iter().find(|p| host.path(p).is_file())?;
+    let path = PATHS.iter().find(|p| host.fs.is_file(p))?;
     if !host.live {
         return Some((path.to_string(), None));
     }

@@ -6,7 +6,6 @@
 
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// The distro families dockpoint gives instructions for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -159,12 +158,12 @@ pub fn parse(text: &str) -> BTreeMap<String, String> {
 }
 
 /// Detect the distro of the host whose `/` is `root`.
-pub fn detect(root: &Path) -> Distro {
-    for rel in ["etc/os-release", "usr/lib/os-release"] {
-        let path = root.join(rel);
-        // A dangling /etc/os-release symlink counts as missing, like systemd does.
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            return Distro::from_fields(&parse(&text), Some(format!("/{rel}")));
+pub fn detect(root: &crate::rootfs::Root) -> Distro {
+    for abs in ["/etc/os-release", "/usr/lib/os-release"] {
+        // A dangling /etc/os-release symlink counts as missing, like systemd
+        // does; a link resolves inside the root, like every path.
+        if let Some(text) = root.read_quiet(abs) {
+            return Distro::from_fields(&parse(&text), Some(abs.to_string()));
         }
     }
     Distro::unknown()
@@ -238,7 +237,7 @@ mod tests {
     #[test]
     fn no_os_release_is_generic() {
         let dir = tempfile::tempdir().unwrap();
-        let x = detect(dir.path());
+        let x = detect(&crate::rootfs::Root::open(dir.path()).unwrap());
         assert_eq!(x.id, "linux");
         assert_eq!(x.family, Family::Other);
     }
@@ -254,10 +253,13 @@ mod tests {
             "ID=debian\nVERSION_ID=12\n",
         )
         .unwrap();
-        let x = detect(dir.path());
+        let x = detect(&crate::rootfs::Root::open(dir.path()).unwrap());
         assert_eq!(x.id, "alpine");
         assert_eq!(x.version_id, None);
         std::fs::remove_file(dir.path().join("etc/os-release")).unwrap();
-        assert_eq!(detect(dir.path()).id, "debian");
+        assert_eq!(
+            detect(&crate::rootfs::Root::open(dir.path()).unwrap()).id,
+            "debian"
+        );
     }
 }

@@ -98,7 +98,7 @@ pub fn docker_opts(text: &str) -> Option<Vec<String>> {
 }
 
 fn read(host: &Host, abs: &str) -> Option<String> {
-    std::fs::read_to_string(host.path(abs)).ok()
+    host.fs.read_quiet(abs)
 }
 
 /// The unit file and drop-ins of docker.service, in systemd's order: the
@@ -121,12 +121,7 @@ fn unit_files(host: &Host) -> Vec<(String, String)> {
         "/etc/systemd/system",
     ] {
         let d = format!("{dir}/docker.service.d");
-        for e in std::fs::read_dir(host.path(&d))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().into_owned();
+        for name in host.fs.read_dir(&d).unwrap_or_default() {
             let p = format!("{d}/{name}");
             if let (true, Some(t)) = (name.ends_with(".conf"), read(host, &p)) {
                 // A later directory's file of the same name overrides.
@@ -142,14 +137,19 @@ fn unit_files(host: &Host) -> Vec<(String, String)> {
 
 /// The running dockerd: the oldest process named `dockerd`, preferring root's.
 fn find_pid(host: &Host) -> Option<i32> {
-    use std::os::unix::fs::MetadataExt;
-    let mut found: Vec<(u32, i32)> = std::fs::read_dir(host.path("/proc"))
+    let mut found: Vec<(u32, i32)> = host
+        .fs
+        .read_dir("/proc")
         .ok()?
-        .flatten()
-        .filter_map(|e| {
-            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
-            (comm.trim() == "dockerd").then(|| (e.metadata().map(|m| m.uid()).unwrap_or(0), pid))
+        .into_iter()
+        .filter_map(|name| {
+            let pid: i32 = name.parse().ok()?;
+            let comm = host.fs.read_quiet(&format!("/proc/{pid}/comm"))?;
+            let uid = host
+                .fs
+                .stat(&format!("/proc/{pid}"))
+                .map_or(0, |s| s.st_uid);
+            (comm.trim() == "dockerd").then_some((uid, pid))
         })
         .collect();
     found.sort();
@@ -157,7 +157,7 @@ fn find_pid(host: &Host) -> Option<i32> {
 }
 
 fn detect_init(host: &Host) -> Init {
-    let systemd = host.path("/run/systemd/system").is_dir();
+    let systemd = host.fs.is_dir("/run/systemd/system");
     if systemd && !unit_files(host).is_empty() {
         return Init::Systemd;
     }
@@ -175,7 +175,10 @@ fn detect_init(host: &Host) -> Init {
 pub fn discover(host: &Host) -> Daemon {
     let pid = find_pid(host);
     let live_argv: Option<Vec<String>> = pid.and_then(|p| {
-        let raw = std::fs::read(host.path(&format!("/proc/{p}/cmdline"))).ok()?;
+        let raw = host
+            .fs
+            .read(&format!("/proc/{p}/cmdline"), 1 << 20)
+            .ok()??;
         Some(
             raw.split(|b| *b == 0)
                 .filter(|s| !s.is_empty())
@@ -210,12 +213,7 @@ pub fn discover(host: &Host) -> Daemon {
             .unwrap_or_else(|| "the dockerd command line".into())
     });
     let argv0 = argv.first().cloned().unwrap_or_default();
-    let uid = pid.and_then(|p| {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(host.path(&format!("/proc/{p}")))
-            .ok()
-            .map(|m| m.uid())
-    });
+    let uid = pid.and_then(|p| host.fs.stat(&format!("/proc/{p}")).map(|s| s.st_uid));
     let kind = if argv0.starts_with("/snap/") {
         Kind::Snap
     } else if uid.is_some_and(|u| u != 0) {
@@ -229,7 +227,7 @@ pub fn discover(host: &Host) -> Daemon {
         "/usr/local/bin/dockerd",
     ]
     .into_iter()
-    .find(|p| host.path(p).exists())
+    .find(|p| host.fs.exists(p))
     .map(str::to_owned);
     Daemon {
         pid,
@@ -304,13 +302,13 @@ pub struct Api {
 
 impl Api {
     /// `DOCKER_HOST=unix:///path` if set (under the root), else /var/run/docker.sock.
-    pub fn for_host(host: &Host) -> Self {
+    pub fn for_host(_host: &Host) -> Self {
         let from_env = std::env::var("DOCKER_HOST")
             .ok()
             .and_then(|v| v.strip_prefix("unix://").map(str::to_owned));
         let sock = from_env.unwrap_or_else(|| "/var/run/docker.sock".into());
         Api {
-            socket: host.path(&sock),
+            socket: PathBuf::from(sock),
             timeout: Duration::from_secs(5),
         }
     }
@@ -443,7 +441,7 @@ pub fn log_tail(host: &Host, d: &Daemon, n: usize) -> String {
         }
     }
     for f in ["/var/log/docker.log", "/var/log/docker/docker.log"] {
-        if let Ok(t) = std::fs::read_to_string(host.path(f)) {
+        if let Some(t) = host.fs.read_tail(f, 256 << 10) {
             let lines: Vec<&str> = t.lines().collect();
             return lines[lines.len().saturating_sub(n)..].join("\n");
         }

@@ -1,217 +1,492 @@
-//! The thin shell around the pure editors: read, write through a temp file
-//! in the same directory, validate, back up, rename; and the setup lock.
+//! Safe writes and the setup lock, all through the root handle
+//! ([`crate::rootfs`]): a config file is replaced by a temp file in its own
+//! directory (unpredictable name, O_EXCL), written, fsynced, read back,
+//! validated, the old version backed up (O_EXCL|O_NOFOLLOW), checked that
+//! nobody changed it meanwhile, then renamed into place.
 
-use anyhow::{Context, Result, bail};
-use std::fs;
+use crate::host::Host;
+use crate::rootfs::{self, CONFIG_LIMIT};
+use anyhow::{Context, Result, anyhow, bail};
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{Mode, SFlag};
+use std::ffi::OsString;
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
-/// Follow symlinks at `path` the way the host would, but inside `root`:
-/// an absolute link target is taken relative to `root`, not to our `/`.
-pub fn resolve_in_root(root: &Path, path: &Path) -> Result<PathBuf> {
-    let mut p = path.to_path_buf();
-    for _ in 0..40 {
-        match fs::symlink_metadata(&p) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let target =
-                    fs::read_link(&p).with_context(|| format!("reading link {}", p.display()))?;
-                p = if target.is_absolute() {
-                    root.join(target.strip_prefix("/").unwrap_or(&target))
-                } else {
-                    p.parent().unwrap_or(root).join(target)
-                };
+/// What a finished write did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// The host path written (after a final symlink, inside the root).
+    pub host_path: String,
+    /// The backup of the previous version, as a person finds it.
+    pub backup: Option<String>,
+    /// The file was replaced, but something after the rename failed (the
+    /// directory fsync): the change may not survive a crash.
+    pub warning: Option<String>,
+}
+
+/// Validates the candidate: `(a path a command can open it by, its bytes)`.
+pub type Validator<'a> = &'a dyn Fn(&str, &[u8]) -> Result<()>;
+
+const TMP_MARK: &str = ".dockpoint-tmp-";
+
+fn random_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+fn os(s: &str) -> OsString {
+    OsString::from(s)
+}
+
+fn create_excl(dir: BorrowedFd<'_>, name: &str, mode: u32) -> nix::Result<File> {
+    nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_CREAT
+            | OFlag::O_EXCL
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_WRONLY
+            | OFlag::O_CLOEXEC
+            | OFlag::O_NOCTTY,
+        Mode::from_bits_truncate(mode),
+    )
+    .map(File::from)
+}
+
+fn unlink(dir: BorrowedFd<'_>, name: &str) {
+    let _ = nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+}
+
+/// Create a new file `<dir>/<stem><suffix>` (or `<stem>-N<suffix>` when
+/// taken), O_EXCL and without following links; returns it and its path as a
+/// person finds it.
+pub fn create_new(
+    host: &Host,
+    dir_abs: &str,
+    stem: &str,
+    suffix: &str,
+    mode: u32,
+) -> Result<(File, String)> {
+    let dir = host.fs.create_dir_all(dir_abs)?;
+    for n in 0..100 {
+        let name = if n == 0 {
+            format!("{stem}{suffix}")
+        } else {
+            format!("{stem}-{n}{suffix}")
+        };
+        let shown = host
+            .fs
+            .display(&format!("{}/{name}", dir_abs.trim_end_matches('/')));
+        match create_excl(dir.as_fd(), &name, mode) {
+            Ok(f) => return Ok((f, shown)),
+            Err(Errno::EEXIST) => continue,
+            Err(e) => {
+                return Err(std::io::Error::from(e))
+                    .with_context(|| format!("cannot create {shown}"));
             }
-            _ => return Ok(p),
         }
     }
-    bail!("{}: too many levels of symbolic links", path.display())
+    bail!("cannot create a new file in {}", host.fs.display(dir_abs))
 }
 
-/// The file's bytes, or None when it does not exist.
-pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+/// Remove temp files of dockpoint's own for `name` left by a killed run
+/// (the setup lock is held, so none is in use).
+fn remove_stale_temps(dir: BorrowedFd<'_>, name: &str) {
+    let prefix = format!(".{name}{TMP_MARK}");
+    for n in rootfs::names_in(dir) {
+        let s = n.to_string_lossy();
+        if !s.starts_with(&prefix) {
+            continue;
+        }
+        let regular = nix::sys::stat::fstatat(dir, n.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| {
+                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
+            });
+        if regular {
+            unlink(dir, &s);
+        }
     }
 }
 
-/// A path next to `path` for its backup: `<file>.dockpoint-<UTC time>.bak`.
-fn backup_path(path: &Path) -> PathBuf {
+/// The current bytes of `name` in `dir` (None when absent).
+fn current(dir: BorrowedFd<'_>, name: &OsString, shown: &str) -> Result<Option<Vec<u8>>> {
+    match rootfs::open_in(dir, name, shown)? {
+        None => Ok(None),
+        Some(f) => rootfs::read_bounded(f, CONFIG_LIMIT, shown).map(Some),
+    }
+}
+
+fn changed_meanwhile(shown: &str) -> anyhow::Error {
+    anyhow!(
+        "{shown} changed while dockpoint worked (someone else wrote it after it was read); nothing was written: re-run dockpoint setup to plan from the new content"
+    )
+}
+
+/// Replace the host file `abs` with `new`, provided it still holds
+/// `expected` (the bytes the plan was made from; None: it did not exist).
+/// On any error before the rename, nothing is changed: no temp file and no
+/// backup are left.
+pub fn write_file(
+    host: &Host,
+    abs: &str,
+    expected: Option<&[u8]>,
+    new: &[u8],
+    validate: Validator<'_>,
+) -> Result<Written> {
+    let target = host.fs.target(abs, true)?;
+    let shown = host.fs.display(&target.host_path);
+    let dir = target.dir.as_fd();
+    let name = target.name.clone();
+    let name_s = name.to_string_lossy().into_owned();
+    remove_stale_temps(dir, &name_s);
+
+    let old = current(dir, &name, &shown)?;
+    if old.as_deref() != expected {
+        return Err(changed_meanwhile(&shown));
+    }
+    let old_meta = match &old {
+        Some(_) => Some(
+            nix::sys::stat::fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                .map_err(std::io::Error::from)
+                .with_context(|| format!("cannot stat {shown}"))?,
+        ),
+        None => None,
+    };
+    let old_xattrs: Vec<(OsString, Vec<u8>)> = match &old {
+        Some(_) => match rootfs::open_in(dir, &name, &shown)? {
+            Some(f) => xattrs_of(&f),
+            None => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+
+    let tmp = format!(".{name_s}{TMP_MARK}{}", random_suffix());
+    let mut backup: Option<String> = None;
+    let result = (|| -> Result<()> {
+        let mode = old_meta.as_ref().map_or(0o644, |m| m.st_mode & 0o7777);
+        let mut f = create_excl(dir, &tmp, 0o600)
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("cannot create a temp file next to {shown}"))?;
+        f.write_all(new)
+            .with_context(|| format!("cannot write the new {shown} (temp file {tmp})"))?;
+        if let Some(m) = &old_meta {
+            std::os::unix::fs::fchown(&f, Some(m.st_uid), Some(m.st_gid))
+                .with_context(|| format!("cannot give the new {shown} its owner"))?;
+        }
+        nix::sys::stat::fchmod(&f, Mode::from_bits_truncate(mode))
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("cannot give the new {shown} its mode"))?;
+        for (k, v) in &old_xattrs {
+            use xattr::FileExt;
+            // Keep what can be kept (security.* needs privileges).
+            let _ = f.set_xattr(k, v);
+        }
+        f.sync_all()
+            .with_context(|| format!("cannot fsync the new {shown}"))?;
+        drop(f);
+        let back = current(dir, &os(&tmp), &shown)?;
+        if back.as_deref() != Some(new) {
+            bail!("the new {shown} does not read back as written; nothing was changed");
+        }
+        let rf = rootfs::open_in(dir, &os(&tmp), &shown)?.context("the temp file vanished")?;
+        let via = format!("/proc/{}/fd/{}", std::process::id(), rf.as_raw_fd());
+        validate(&via, new)
+            .with_context(|| format!("the new {shown} failed validation; nothing was changed"))?;
+        drop(rf);
+        if let (Some(old), Some(m)) = (&old, &old_meta) {
+            backup = Some(make_backup(host, dir, &target.host_path, &name_s, old, m)?);
+        }
+        // The last look: the file still holds what the plan was made from.
+        if current(dir, &name, &shown)?.as_deref() != expected {
+            return Err(changed_meanwhile(&shown));
+        }
+        nix::fcntl::renameat(dir, tmp.as_str(), dir, name.as_os_str())
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("cannot rename the temp file onto {shown}"))?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        unlink(dir, &tmp);
+        if let Some(b) = &backup {
+            unlink(dir, b.rsplit('/').next().unwrap_or(b));
+        }
+        return Err(e);
+    }
+    // The file is replaced: from here on, a failure is a warning.
+    let warning = nix::unistd::fsync(dir).err().map(|e| {
+        format!(
+            "{shown} was replaced, but the directory could not be fsynced ({e}): the change may not survive a power loss"
+        )
+    });
+    Ok(Written {
+        host_path: target.host_path.clone(),
+        backup: backup.map(|b| host.fs.display(&b)),
+        warning,
+    })
+}
+
+/// `<file>.dockpoint-<UTC>.bak` beside the file, O_EXCL|O_NOFOLLOW (a
+/// planted link at the name is never followed), with the old owner and
+/// mode, fsynced. Returns its host path.
+fn make_backup(
+    host: &Host,
+    dir: BorrowedFd<'_>,
+    host_path: &str,
+    name: &str,
+    old: &[u8],
+    m: &nix::sys::stat::FileStat,
+) -> Result<String> {
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string();
-    let base = format!("{}.dockpoint-{stamp}", path.display());
-    let mut candidate = PathBuf::from(format!("{base}.bak"));
-    let mut n = 1;
-    while candidate.exists() {
-        candidate = PathBuf::from(format!("{base}-{n}.bak"));
-        n += 1;
-    }
-    candidate
-}
-
-fn fsync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("fsync {}", dir.display()))
-}
-
-/// Write `new` to `path` atomically. The temp file lives in the same
-/// directory, gets the old file's owner and mode (0644 for a new file), is
-/// fsynced and re-read through `validate` (given the temp path and the bytes)
-/// before it replaces the old file.
-/// The old version, if any, is kept as a backup whose path is returned.
-/// On any error the original file is untouched and the temp file removed.
-pub fn write_atomic(
-    path: &Path,
-    new: &[u8],
-    validate: &dyn Fn(&Path, &[u8]) -> Result<()>,
-) -> Result<Option<PathBuf>> {
-    let dir = path
-        .parent()
-        .with_context(|| format!("{} has no parent directory", path.display()))?;
-    if !dir.exists() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(dir)
-            .with_context(|| format!("cannot create directory {}", dir.display()))?;
-    }
-    let old_meta = fs::metadata(path).ok();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.dockpoint-tmp-{}", std::process::id()));
-    let result = (|| -> Result<Option<PathBuf>> {
-        let mode = old_meta.as_ref().map_or(0o644, |m| m.mode() & 0o7777);
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot create temp file {}", tmp.display()))?;
-        f.write_all(new)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        if let Some(m) = &old_meta {
-            std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()))
-                .with_context(|| format!("cannot set owner of {}", tmp.display()))?;
-        }
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.sync_all()
-            .with_context(|| format!("fsync {}", tmp.display()))?;
-        drop(f);
-        let written = fs::read(&tmp)?;
-        if written != new {
-            bail!("{} does not read back as written", tmp.display());
-        }
-        validate(&tmp, &written)
-            .context("the new content failed validation; nothing was changed")?;
-        let backup = match &old_meta {
-            Some(_) => {
-                let b = backup_path(path);
-                fs::copy(path, &b).with_context(|| {
-                    format!("cannot back up {} to {}", path.display(), b.display())
-                })?;
-                fs::File::open(&b)?.sync_all()?;
-                Some(b)
-            }
-            None => None,
+    let parent = host_path.rsplit_once('/').map_or("", |(p, _)| p);
+    for n in 0..100 {
+        let b = if n == 0 {
+            format!("{name}.dockpoint-{stamp}.bak")
+        } else {
+            format!("{name}.dockpoint-{stamp}-{n}.bak")
         };
-        fs::rename(&tmp, path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-        fsync_dir(dir)?;
-        Ok(backup)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let bhost = format!("{parent}/{b}");
+        let shown = host.fs.display(&bhost);
+        let mut f = match create_excl(dir, &b, m.st_mode & 0o777) {
+            Ok(f) => f,
+            Err(Errno::EEXIST) => continue,
+            Err(e) => {
+                return Err(std::io::Error::from(e))
+                    .with_context(|| format!("cannot create the backup {shown}"));
+            }
+        };
+        let done = f
+            .write_all(old)
+            .and_then(|_| {
+                let _ = std::os::unix::fs::fchown(&f, Some(m.st_uid), Some(m.st_gid));
+                f.sync_all()
+            })
+            .with_context(|| format!("cannot write the backup {shown}"));
+        if let Err(e) = done {
+            unlink(dir, &b);
+            return Err(e);
+        }
+        return Ok(bhost);
     }
-    result
+    bail!(
+        "cannot find a free backup name next to {}",
+        host.fs.display(host_path)
+    )
 }
 
-/// An exclusive lock so two setups on the same root never interleave. It is
-/// an flock on the root's `/etc` directory, so no lock file is left behind
-/// in an image; it is released when the process exits, however it exits.
+fn xattrs_of(f: &File) -> Vec<(OsString, Vec<u8>)> {
+    use xattr::FileExt;
+    let Ok(names) = f.list_xattr() else {
+        return Vec::new();
+    };
+    names
+        .filter_map(|n| {
+            let v = f.get_xattr(&n).ok()??;
+            Some((n, v))
+        })
+        .collect()
+}
+
+/// Undo a write: put `old` back (None: remove the file dockpoint created),
+/// provided the file still holds `ours`.
+pub fn restore(host: &Host, abs: &str, ours: &[u8], old: Option<&[u8]>) -> Result<String> {
+    let shown = host.fs.display(abs);
+    match old {
+        Some(old) => {
+            write_file(host, abs, Some(ours), old, &|_, _| Ok(()))?;
+            Ok(format!("restored the previous {shown}"))
+        }
+        None => {
+            let t = host.fs.target(abs, false)?;
+            if current(t.dir.as_fd(), &t.name, &shown)?.as_deref() != Some(ours) {
+                return Err(changed_meanwhile(&shown));
+            }
+            nix::unistd::unlinkat(
+                t.dir.as_fd(),
+                t.name.as_os_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            )
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("cannot remove {shown}"))?;
+            Ok(format!("removed {shown} (it did not exist before)"))
+        }
+    }
+}
+
+/// The one lock that serialises runs that change a root. As root it is a
+/// root-owned file only root can open, `/run/dockpoint/root-<dev>-<ino>.lock`
+/// on the machine (nothing is left in an image); as another user (an image
+/// root of their own) it is the root directory itself.
 pub struct SetupLock {
-    _fd: nix::fcntl::Flock<fs::File>,
+    _posix: Option<File>,
+    _flock: Option<nix::fcntl::Flock<File>>,
+}
+
+/// Who holds a POSIX lock on `f`: pid and command line.
+fn holder(f: &File) -> Option<(i32, String)> {
+    use nix::fcntl::{FcntlArg, fcntl};
+    let mut fl = nix::libc::flock {
+        l_type: nix::libc::F_WRLCK as i16,
+        l_whence: nix::libc::SEEK_SET as i16,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    fcntl(f, FcntlArg::F_GETLK(&mut fl)).ok()?;
+    if fl.l_type == nix::libc::F_UNLCK as i16 {
+        return None;
+    }
+    let cmd = std::fs::read(format!("/proc/{}/cmdline", fl.l_pid))
+        .map(|b| {
+            b.split(|c| *c == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "?".into());
+    Some((fl.l_pid, cmd))
+}
+
+fn try_lock(f: &File) -> nix::Result<()> {
+    use nix::fcntl::{FcntlArg, fcntl};
+    let fl = nix::libc::flock {
+        l_type: nix::libc::F_WRLCK as i16,
+        l_whence: nix::libc::SEEK_SET as i16,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    fcntl(f, FcntlArg::F_SETLK(&fl)).map(|_| ())
+}
+
+/// `/run/dockpoint`, root's own: created 0700, refused if it is a link, not
+/// root's, or writable by others.
+fn lock_dir() -> Result<File> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let dir = "/run/dockpoint";
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {dir}")),
+    }
+    let f: File = nix::fcntl::open(
+        dir,
+        OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map(File::from)
+    .map_err(std::io::Error::from)
+    .with_context(|| format!("cannot open {dir} (it must be a directory, not a link)"))?;
+    let m = f.metadata()?;
+    if m.uid() != 0 || m.mode() & 0o022 != 0 {
+        bail!(
+            "{dir} is not root's own directory (owner uid {}, mode {:o}): remove it and re-run",
+            m.uid(),
+            m.mode() & 0o7777
+        );
+    }
+    Ok(f)
 }
 
 impl SetupLock {
-    /// Take the lock, waiting up to `wait` (with `on_wait` told once).
-    pub fn acquire(root: &Path, wait: std::time::Duration, on_wait: &dyn Fn()) -> Result<Self> {
-        use nix::fcntl::{Flock, FlockArg};
-        let etc = root.join("etc");
-        fs::create_dir_all(&etc).with_context(|| format!("cannot create {}", etc.display()))?;
+    /// Take the lock, waiting up to `wait`; `on_wait` is told who holds it.
+    pub fn acquire(host: &Host, wait: std::time::Duration, on_wait: &dyn Fn(&str)) -> Result<Self> {
         let deadline = std::time::Instant::now() + wait;
+        let timed_out = |who: &str| {
+            anyhow!(
+                "{who} holds the dockpoint setup lock for {} for more than {}s; wait for it to finish (or stop it), then re-run",
+                host.fs.path().display(),
+                wait.as_secs()
+            )
+        };
         let mut told = false;
-        let mut file =
-            fs::File::open(&etc).with_context(|| format!("cannot open {}", etc.display()))?;
-        loop {
-            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(fd) => return Ok(SetupLock { _fd: fd }),
-                Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
-                    if !told {
-                        on_wait();
-                        told = true;
+        if !nix::unistd::geteuid().is_root() {
+            // Not root: only an image root of one's own can be set up; its
+            // directory is the lock.
+            use nix::fcntl::{Flock, FlockArg};
+            let mut f: File = host
+                .fs
+                .open_dir("/")?
+                .map(File::from)
+                .context("the root directory vanished")?;
+            loop {
+                match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+                    Ok(l) => {
+                        return Ok(SetupLock {
+                            _posix: None,
+                            _flock: Some(l),
+                        });
                     }
-                    if std::time::Instant::now() >= deadline {
-                        bail!(
-                            "another dockpoint setup holds the lock on {} for more than {}s; wait for it to finish, then re-run",
-                            etc.display(),
-                            wait.as_secs()
-                        );
+                    Err((back, Errno::EWOULDBLOCK)) => {
+                        if !told {
+                            on_wait("another dockpoint run");
+                            told = true;
+                        }
+                        if std::time::Instant::now() >= deadline {
+                            return Err(timed_out("another dockpoint run"));
+                        }
+                        f = back;
+                        std::thread::sleep(std::time::Duration::from_millis(50));
                     }
-                    file = f;
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Err((_, e)) => {
-                    return Err(e).with_context(|| format!("cannot lock {}", etc.display()));
+                    Err((_, e)) => {
+                        return Err(std::io::Error::from(e))
+                            .context("cannot lock the root directory");
+                    }
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn writes_backs_up_and_keeps_mode() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("etc/x.conf");
-        assert_eq!(write_atomic(&p, b"one\n", &|_, _| Ok(())).unwrap(), None);
-        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o644);
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
-        let b = write_atomic(&p, b"two\n", &|_, _| Ok(())).unwrap().unwrap();
-        assert_eq!(fs::read(&b).unwrap(), b"one\n");
-        assert_eq!(fs::read(&p).unwrap(), b"two\n");
-        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o640);
-        assert_eq!(fs::read_dir(d.path().join("etc")).unwrap().count(), 2);
-    }
-
-    #[test]
-    fn failed_validation_leaves_file_untouched() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("f");
-        fs::write(&p, "old").unwrap();
-        let err = write_atomic(&p, b"new", &|_, _| bail!("nope")).unwrap_err();
-        assert!(format!("{err:#}").contains("nope"));
-        assert_eq!(fs::read(&p).unwrap(), b"old");
-        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn symlinks_resolve_inside_root() {
-        let d = tempfile::tempdir().unwrap();
-        let root = d.path();
-        fs::create_dir_all(root.join("etc/docker")).unwrap();
-        fs::create_dir_all(root.join("srv")).unwrap();
-        std::os::unix::fs::symlink("/srv/daemon.json", root.join("etc/docker/daemon.json"))
-            .unwrap();
-        let r = resolve_in_root(root, &root.join("etc/docker/daemon.json")).unwrap();
-        assert_eq!(r, root.join("srv/daemon.json"));
+        let st = host
+            .fs
+            .stat("/")
+            .context("cannot stat the root directory")?;
+        let dir = lock_dir()?;
+        let name = format!("root-{}-{}.lock", st.st_dev, st.st_ino);
+        let file: File = nix::fcntl::openat(
+            dir.as_fd(),
+            name.as_str(),
+            OFlag::O_CREAT | OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map(File::from)
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("cannot open the lock /run/dockpoint/{name}"))?;
+        loop {
+            match try_lock(&file) {
+                Ok(()) => {
+                    return Ok(SetupLock {
+                        _posix: Some(file),
+                        _flock: None,
+                    });
+                }
+                Err(Errno::EACCES | Errno::EAGAIN) => {
+                    let who = holder(&file)
+                        .map(|(pid, cmd)| format!("pid {pid} ({cmd})"))
+                        .unwrap_or_else(|| "another process".into());
+                    if !told {
+                        on_wait(&who);
+                        told = true;
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        return Err(timed_out(&who));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => {
+                    return Err(std::io::Error::from(e)).context("cannot take the setup lock");
+                }
+            }
+        }
     }
 }

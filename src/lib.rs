@@ -12,6 +12,8 @@ pub mod edit;
 pub mod explain;
 pub mod fsio;
 pub mod host;
+pub mod rootfs;
 pub mod runc_conf;
+pub mod runner;
 pub mod setup;
 pub mod ui;

@@ -259,16 +259,14 @@ fn kernel_config(c: &Ctx, _: Option<&str>) -> Finding {
         .map(|k| k.release.clone())
         .unwrap_or_default();
     let boot = format!("/boot/config-{release}");
-    let text = if let Ok(gz) = std::fs::File::open(c.host.path("/proc/config.gz")) {
+    let text = if let Ok(Some(gz)) = c.host.fs.open_file("/proc/config.gz") {
         let mut s = String::new();
         flate2::read::GzDecoder::new(gz)
             .read_to_string(&mut s)
             .ok()
             .map(|_| ("/proc/config.gz", s))
     } else {
-        std::fs::read_to_string(c.host.path(&boot))
-            .ok()
-            .map(|s| ("boot", s))
+        c.host.fs.read_quiet(&boot).map(|s| ("boot", s))
     };
     let Some((src, text)) = text else {
         return Finding::skip(format!(
@@ -363,7 +361,7 @@ fn criu_check(c: &Ctx, _: Option<&str>) -> Finding {
 }
 
 fn read_conf(c: &Ctx) -> Option<String> {
-    std::fs::read_to_string(c.host.path(crate::setup::RUNC_CONF)).ok()
+    c.host.fs.read_quiet(crate::setup::RUNC_CONF)
 }
 
 fn runc_present(c: &Ctx, _: Option<&str>) -> Finding {
@@ -439,9 +437,13 @@ fn daemon_path(c: &Ctx) -> String {
 
 fn daemon_valid(c: &Ctx, _: Option<&str>) -> Finding {
     let path = daemon_path(c);
-    match std::fs::read_to_string(c.host.path(&path)) {
-        Err(_) => Finding::pass(format!("{path} is absent: dockerd uses its defaults")),
-        Ok(text) => match daemon_json::experimental_value(&text) {
+    match c.host.fs.read_text(&path) {
+        Ok(None) => Finding::pass(format!("{path} is absent: dockerd uses its defaults")),
+        Err(e) => Finding::problem(
+            format!("{e:#}"),
+            format!("make {path} a regular file of strict JSON (or remove it)"),
+        ),
+        Ok(Some(text)) => match daemon_json::experimental_value(&text) {
             Ok(_) => Finding::pass(format!("{path} is valid JSON")),
             Err(e) => Finding::problem(
                 format!("{path} {e}: dockerd refuses to start with it"),
@@ -456,7 +458,7 @@ fn daemon_experimental(c: &Ctx, _: Option<&str>) -> Finding {
         return Finding::pass(format!("on through the --experimental flag ({src})"));
     }
     let path = daemon_path(c);
-    let text = std::fs::read_to_string(c.host.path(&path)).unwrap_or_default();
+    let text = c.host.fs.read_quiet(&path).unwrap_or_default();
     match daemon_json::experimental_value(&text) {
         Ok(Some(serde_json::Value::Bool(true))) => {
             Finding::pass(format!("\"experimental\": true in {path}"))
@@ -480,7 +482,7 @@ fn daemon_flag_conflict(c: &Ctx, _: Option<&str>) -> Finding {
     let Some(src) = &d.experimental_flag else {
         return Finding::pass("experimental is not a dockerd flag");
     };
-    let text = std::fs::read_to_string(c.host.path(&d.config_file)).unwrap_or_default();
+    let text = c.host.fs.read_quiet(&d.config_file).unwrap_or_default();
     match daemon_json::experimental_value(&text) {
         Ok(Some(_)) => Finding::problem(
             format!(
@@ -718,21 +720,11 @@ fn container_checkpoints(c: &Ctx, name: Option<&str>) -> Finding {
         Err(f) => return f,
     };
     let id = i["Id"].as_str().unwrap_or_default();
-    let dir = c
-        .host
-        .path(&format!("/var/lib/docker/containers/{id}/checkpoints"));
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
+    let dir = format!("/var/lib/docker/containers/{id}/checkpoints");
+    let names: Vec<String> = c.host.fs.read_dir(&dir).unwrap_or_default();
     if names.is_empty() {
         Finding::pass("no checkpoints yet")
     } else {
-        Finding::pass(format!("checkpoints: {}", names.join(", ")))
-            .detail(dir.display().to_string())
+        Finding::pass(format!("checkpoints: {}", names.join(", "))).detail(dir)
     }
 }

@@ -122,7 +122,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(host: Host, timeout: Duration) -> Self {
-        let distro = distro::detect(&host.root);
+        let distro = distro::detect(&host.fs);
         let kernel = if host.live { Kernel::detect() } else { None };
         let mut api = Api::for_host(&host);
         api.timeout = timeout;
@@ -365,7 +365,7 @@ pub fn header(ctx: &Ctx) -> String {
     let root = if ctx.host.live {
         String::new()
     } else {
-        format!(" (root {}: file checks only)", ctx.host.root.display())
+        format!(" (root {}: file checks only)", ctx.host.fs.path().display())
     };
     format!("dockpoint doctor: {}{kernel}{root}", ctx.distro.describe())
 }
@@ -401,13 +401,13 @@ pub fn run(args: &DoctorArgs) -> i32 {
             return EXIT_USAGE;
         }
     }
-    if let Some(root) = &args.root
-        && !root.is_dir()
-    {
-        crate::ui::error(&format!("--root {}: not a directory", root.display()));
-        return EXIT_USAGE;
-    }
-    let host = Host::new(args.root.clone(), Box::new(SystemRunner), Term::detect());
+    let host = match Host::new(args.root.clone(), Box::new(SystemRunner), Term::detect()) {
+        Ok(h) => h,
+        Err(e) => {
+            crate::ui::error(&format!("--root: {e:#}"));
+            return EXIT_USAGE;
+        }
+    };
     let ctx = Arc::new(Ctx::new(host, Duration::from_secs(args.timeout)));
     let sel = Selection {
         only: args.only.clone(),

@@ -359,8 +359,13 @@ pub fn diagnose(
             d.notes.push(format!(
                 "this message is generic: every CRIU failure reads `{GENERIC_SHOWN}`; the seed documents it as a missing tcp-established, but the cause is in the CRIU log it names after `path=`"
             ));
-            let conf = host.path("/etc/criu/runc.conf");
-            match std::fs::read_to_string(&conf) {
+            match host
+                .fs
+                .read_text("/etc/criu/runc.conf")
+                .ok()
+                .flatten()
+                .ok_or(())
+            {
                 Ok(text) => match crate::runc_conf::effective(&text, "tcp-established") {
                     Ok(Some(_)) => {
                         d.confidence = Confidence::Possible;
@@ -402,11 +407,17 @@ const GENERIC_SHOWN: &str = "criu failed: type NOTIFY errno 0";
 /// `dockpoint explain`. Returns the exit code.
 pub fn run(args: &ExplainArgs) -> i32 {
     use std::io::IsTerminal;
-    let host = Host::new(
+    let host = match Host::new(
         args.root.clone(),
         Box::new(crate::host::SystemRunner),
         crate::host::Term::detect(),
-    );
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            crate::ui::error(&format!("--root: {e:#}"));
+            return 2;
+        }
+    };
     if args.print_patterns {
         for p in Scanner::patterns() {
             println!("{p}");
@@ -462,7 +473,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
     let mut unreadable = Vec::new();
     let paths = f.log_paths.clone();
     for p in paths {
-        match std::fs::File::open(host.path(&p)) {
+        match host.fs.open_file(&p).ok().flatten().ok_or(()) {
             Ok(mut file) => {
                 if scanner.scan_file(&mut file, &p, &mut f).is_ok() {
                     read.push(p);

@@ -138,7 +138,7 @@ pub fn plan(host: &Host, opts: &Options) -> PlannedStep {
             s.message = format!(
                 "{} inside {} (chroot; /proc, /sys, /dev mounted for it in a private mount namespace)",
                 s.message,
-                host.root.display()
+                host.fs.path().display()
             );
             return s;
         }
@@ -180,11 +180,9 @@ pub fn plan(host: &Host, opts: &Options) -> PlannedStep {
 }
 
 fn has_lists(host: &Host) -> bool {
-    std::fs::read_dir(host.path("/var/lib/apt/lists"))
-        .map(|it| {
-            it.flatten()
-                .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
-        })
+    host.fs
+        .read_dir("/var/lib/apt/lists")
+        .map(|names| names.iter().any(|n| n.ends_with("_Packages")))
         .unwrap_or(false)
 }
 
@@ -236,19 +234,19 @@ fn indent(text: &str, n: usize) -> String {
 /// The host's own Debian mirror, from its apt sources.
 pub fn debian_mirror(host: &Host) -> Option<String> {
     let mut texts: Vec<String> = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(host.path("/etc/apt/sources.list.d")) {
-        let mut files: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-        files.sort();
-        for f in files {
-            if f.to_string_lossy().contains("dockpoint") {
-                continue;
-            }
-            if let Ok(t) = std::fs::read_to_string(&f) {
-                texts.push(t);
-            }
+    for f in host
+        .fs
+        .read_dir("/etc/apt/sources.list.d")
+        .unwrap_or_default()
+    {
+        if f.contains("dockpoint") {
+            continue;
+        }
+        if let Some(t) = host.fs.read_quiet(&format!("/etc/apt/sources.list.d/{f}")) {
+            texts.push(t);
         }
     }
-    if let Ok(t) = std::fs::read_to_string(host.path("/etc/apt/sources.list")) {
+    if let Some(t) = host.fs.read_quiet("/etc/apt/sources.list") {
         texts.push(t);
     }
     texts.iter().flat_map(|t| t.lines()).find_map(|l| {
@@ -285,14 +283,14 @@ pub fn testing_pin() -> String {
 }
 
 /// Simulate installing CRIU from Debian testing in a private copy of apt's
-/// state: the host's apt configuration and lists are not touched.
+/// state, in a temp directory of the machine that is removed afterwards:
+/// the host's apt configuration, lists and logs are not touched (a dry run
+/// writes nothing on the host). Live hosts only.
 pub fn simulate_testing(host: &Host, mirror: &str, progress: &Progress) -> Result<Vec<Inst>> {
-    let base = host.path("/var/lib/dockpoint");
-    std::fs::create_dir_all(&base)?;
     let tmp = tempfile::Builder::new()
-        .prefix("apt-sim-")
-        .tempdir_in(&base)
-        .context("cannot create a directory for the apt simulation")?;
+        .prefix("dockpoint-apt-sim-")
+        .tempdir()
+        .context("cannot create a temp directory for the apt simulation")?;
     let t = tmp.path();
     for d in [
         "sources.list.d",
@@ -303,12 +301,12 @@ pub fn simulate_testing(host: &Host, mirror: &str, progress: &Progress) -> Resul
         std::fs::create_dir_all(t.join(d))?;
     }
     let copy_dir = |from: &str, to: &Path| {
-        if let Ok(rd) = std::fs::read_dir(host.path(from)) {
-            for e in rd.flatten().filter(|e| e.path().is_file()) {
-                let dst = to.join(e.file_name());
-                if std::fs::hard_link(e.path(), &dst).is_err() {
-                    let _ = std::fs::copy(e.path(), &dst);
-                }
+        for name in host.fs.read_dir(from).unwrap_or_default() {
+            let src = format!("{from}/{name}");
+            if let Ok(Some(mut f)) = host.fs.open_file(&src)
+                && let Ok(mut out) = std::fs::File::create(to.join(&name))
+            {
+                let _ = std::io::copy(&mut f, &mut out);
             }
         }
     };
@@ -335,18 +333,18 @@ pub fn simulate_testing(host: &Host, mirror: &str, progress: &Progress) -> Resul
         "-oDebug::NoLocking=1".into(),
     ];
     let o: Vec<&str> = opts.iter().map(String::as_str).collect();
-    let log = apt::new_log(host, "apt-simulate")?;
+    let mut log = apt::Log::memory();
     let upd = apt::run_logged(
         host,
         &[&o[..], &["update"]].concat(),
         Duration::from_secs(300),
-        &log,
+        &mut log,
         progress,
     )?;
     if !upd.success() {
         bail!(
             "could not read Debian testing from {mirror} (apt-get update failed; log {}):\n{}",
-            log.display(),
+            log.describe(),
             upd.tail(5)
         );
     }
@@ -355,7 +353,7 @@ pub fn simulate_testing(host: &Host, mirror: &str, progress: &Progress) -> Resul
         host,
         &[&o[..], TESTING_INSTALL].concat(),
         Duration::from_secs(120),
-        &log,
+        &mut log,
         progress,
     )?;
     let inst = apt::parse_sim(&sim.stdout);
@@ -384,7 +382,7 @@ pub fn simulate_testing(host: &Host, mirror: &str, progress: &Progress) -> Resul
         ]
         .concat(),
         Duration::from_secs(120),
-        &log,
+        &mut log,
         progress,
     )?;
     let needs: Vec<String> = apt::parse_sim(&wide.stdout)
@@ -408,7 +406,7 @@ pub fn simulate_testing(host: &Host, mirror: &str, progress: &Progress) -> Resul
         } else {
             ""
         },
-        log.display()
+        log.describe()
     )
 }
 
@@ -459,22 +457,23 @@ fn plan_testing(host: &Host, opts: &Options, mut s: PlannedStep) -> PlannedStep 
 pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
     let progress = Progress::start(&host.term, "criu-install");
     let result = (|| -> Result<String> {
-        let log = apt::new_log(host, "apt-criu")?;
-        s.log = Some(log.display().to_string());
+        let mut log = apt::Log::create(host, "apt-criu")?;
+        s.log = log.path.clone();
         apt::wait_for_dpkg_lock(host, Duration::from_secs(opts.lock_wait_secs), &progress)?;
-        let mut wrote: Vec<String> = Vec::new();
+        let mut wrote: Vec<(String, Option<Vec<u8>>, Vec<u8>)> = Vec::new();
         if let Install::Testing { mirror } = &how {
             for (path, text) in [
                 (TESTING_SOURCES, testing_sources(mirror)),
                 (TESTING_PIN, testing_pin()),
             ] {
-                fsio::write_atomic(&host.path(path), text.as_bytes(), &|_, _| Ok(()))?;
-                wrote.push(path.to_string());
+                let old = host.fs.read(path, crate::rootfs::CONFIG_LIMIT)?;
+                fsio::write_file(host, path, old.as_deref(), text.as_bytes(), &|_, _| Ok(()))?;
+                wrote.push((path.to_string(), old, text.into_bytes()));
             }
         }
         let undo = |why: &str| -> anyhow::Error {
-            for w in &wrote {
-                let _ = std::fs::remove_file(host.path(w));
+            for (path, old, ours) in &wrote {
+                let _ = fsio::restore(host, path, ours, old.as_deref());
             }
             anyhow::anyhow!("{why}")
         };
@@ -482,11 +481,17 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
             how,
             Install::Testing { .. } | Install::Apt { update_first: true }
         ) {
-            let up = apt::run_logged(host, &["update"], Duration::from_secs(600), &log, &progress)?;
+            let up = apt::run_logged(
+                host,
+                &["update"],
+                Duration::from_secs(600),
+                &mut log,
+                &progress,
+            )?;
             if !up.success() {
                 return Err(undo(&format!(
                     "apt-get update failed (log {}):\n{}",
-                    log.display(),
+                    log.describe(),
                     up.tail(8)
                 )));
             }
@@ -501,11 +506,11 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
             ],
             Install::Apt { .. } => &["-y", "-oDPkg::Lock::Timeout=60", "install", "criu"],
         };
-        let out = apt::run_logged(host, install, Duration::from_secs(900), &log, &progress)?;
+        let out = apt::run_logged(host, install, Duration::from_secs(900), &mut log, &progress)?;
         if !out.success() {
             return Err(undo(&format!(
                 "apt-get install criu failed (log {}):\n{}\nInstall it by hand:\n{}",
-                log.display(),
+                log.describe(),
                 out.tail(8),
                 instructions(opts, None)
             )));
@@ -546,7 +551,7 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
                 s.status = Status::Changed;
                 s.message = format!(
                     "installed CRIU {v} at {path} inside {} with apt through chroot{how_note}; criu check is not run under --root: run dockpoint doctor on the host that boots this image (it needs CRIU >= {} on kernels >= 6.16)",
-                    host.root.display(),
+                    host.fs.path().display(),
                     Version(4, 2, 0)
                 );
             }
@@ -554,7 +559,7 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
                 s.status = Status::Failed;
                 s.message = format!(
                     "apt-get install criu succeeded but no working criu was found inside {}",
-                    host.root.display()
+                    host.fs.path().display()
                 );
             }
         }
@@ -599,7 +604,7 @@ mod tests {
     /// A live host whose files live in a temp dir and whose commands are scripted.
     fn host(dir: &Path, runner: RecordingRunner) -> Host {
         Host {
-            root: dir.to_path_buf(),
+            fs: crate::rootfs::Root::open(dir).unwrap(),
             live: true,
             runner: Box::new(runner),
             term: Term::plain(),
@@ -675,7 +680,7 @@ mod tests {
             "",
         ));
         let h = Host {
-            root: d.path().to_path_buf(),
+            fs: crate::rootfs::Root::open(d.path()).unwrap(),
             live: true,
             runner: Box::new(r.clone()),
             term: Term::plain(),

@@ -18,7 +18,6 @@ use crate::runc_conf::CriuOption;
 use crate::ui;
 use anyhow::Result;
 use serde::Serialize;
-use std::path::PathBuf;
 
 /// Exit codes, the contract scripts gate on.
 pub const EXIT_OK: i32 = 0;
@@ -36,12 +35,15 @@ pub enum Status {
 }
 
 /// Checks a candidate file (its temp path and bytes) before it is renamed into place.
-pub type Validate = fn(&Host, &Options, &std::path::Path, &[u8]) -> Result<()>;
+pub type Validate = fn(&Host, &Options, &str, &[u8]) -> Result<()>;
 
 /// A write the engine will do when the step is applied.
 #[derive(Debug, Clone)]
 pub struct PendingWrite {
-    pub path: PathBuf,
+    /// The host path.
+    pub path: String,
+    /// The bytes the plan was made from (None: the file did not exist).
+    pub old: Option<Vec<u8>>,
     pub new: Vec<u8>,
     pub validate: Validate,
 }
@@ -77,9 +79,9 @@ pub struct PlannedStep {
     /// Offer CRIU from Debian testing interactively.
     #[serde(skip)]
     pub offer_testing: bool,
-    /// The real path written (after following symlinks).
+    /// What was written: the host path, and the old bytes and new bytes (for a rollback).
     #[serde(skip)]
-    pub written: Option<PathBuf>,
+    pub written: Option<(String, Option<Vec<u8>>, Vec<u8>)>,
     #[serde(skip)]
     pub action: Option<Action>,
 }
@@ -210,11 +212,14 @@ pub fn apply(host: &Host, steps: &mut [PlannedStep], opts: &Options) {
         match s.action.take() {
             None => {}
             Some(Action::Write(w)) => {
-                let validate = |tmp: &std::path::Path, b: &[u8]| (w.validate)(host, opts, tmp, b);
-                match fsio::write_atomic(&w.path, &w.new, &validate) {
-                    Ok(backup) => {
-                        s.backup = backup.map(|b| b.display().to_string());
-                        s.written = Some(w.path.clone());
+                let validate = |tmp: &str, b: &[u8]| (w.validate)(host, opts, tmp, b);
+                match fsio::write_file(host, &w.path, w.old.as_deref(), &w.new, &validate) {
+                    Ok(done) => {
+                        s.backup = done.backup;
+                        s.written = Some((done.host_path, w.old.clone(), w.new.clone()));
+                        if let Some(warn) = done.warning {
+                            s.message.push_str(&format!("\n    warning: {warn}"));
+                        }
                     }
                     Err(e) => {
                         s.status = Status::Failed;
@@ -294,12 +299,20 @@ pub fn run(args: &SetupArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
-    let host = Host::new(args.root.clone(), Box::new(SystemRunner), term);
+    let host = match Host::new(args.root.clone(), Box::new(SystemRunner), term) {
+        Ok(h) => h,
+        Err(e) => {
+            ui::error(&format!("--root: {e:#}"));
+            return EXIT_USAGE;
+        }
+    };
     let _lock = if args.dry_run {
         None
     } else {
-        match fsio::SetupLock::acquire(&host.root, std::time::Duration::from_secs(120), &|| {
-            ui::info("waiting for another dockpoint setup to finish...")
+        match fsio::SetupLock::acquire(&host, std::time::Duration::from_secs(120), &|who| {
+            ui::info(&format!(
+                "waiting for {who} to release the dockpoint setup lock..."
+            ))
         }) {
             Ok(l) => Some(l),
             Err(e) => {
@@ -309,7 +322,7 @@ pub fn run(args: &SetupArgs) -> i32 {
         }
     };
     let json = args.format == Format::Json;
-    let distro = distro::detect(&host.root);
+    let distro = distro::detect(&host.fs);
     let docker = host.live.then(|| docker::discover(&host));
     let mut opts = Options {
         criu_options,
@@ -389,7 +402,8 @@ pub fn run(args: &SetupArgs) -> i32 {
     }
     // setup ends with the doctor (not in a dry run: nothing was changed).
     let doctor = (!args.dry_run).then(|| {
-        let h = Host::new(args.root.clone(), Box::new(SystemRunner), host.term);
+        let h = Host::new(args.root.clone(), Box::new(SystemRunner), host.term)
+            .expect("the root opened a moment ago");
         let ctx = std::sync::Arc::new(crate::doctor::Ctx::new(
             h,
             std::time::Duration::from_secs(10),

@@ -179,21 +179,10 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, r: Restart, befor
     // Roll back: the previous daemon.json, a clean start counter, a restart.
     let log = docker::log_tail(host, d, 30);
     let mut done = Vec::new();
-    if let Some(p) = dj.and_then(|p| p.written.clone()) {
-        match dj.and_then(|p| p.backup.clone()) {
-            Some(b) => match std::fs::read(&b) {
-                Ok(old) => {
-                    if fsio::write_atomic(&p, &old, &|_, _| Ok(())).is_ok() {
-                        done.push(format!("restored {} from {b}", p.display()));
-                    }
-                }
-                Err(e) => done.push(format!("could not read the backup {b}: {e}")),
-            },
-            None => {
-                if std::fs::remove_file(&p).is_ok() {
-                    done.push(format!("removed {} (it did not exist before)", p.display()));
-                }
-            }
+    if let Some((p, old, ours)) = dj.and_then(|p| p.written.clone()) {
+        match fsio::restore(host, &p, &ours, old.as_deref()) {
+            Ok(what) => done.push(what),
+            Err(e) => done.push(format!("could NOT restore {p}: {e:#}")),
         }
     }
     if d.init == Init::Systemd {

@@ -5,11 +5,9 @@
 use super::{Action, Options, PendingWrite, PlannedStep, Status};
 use crate::daemon_json;
 use crate::edit::{Edit, EditError};
-use crate::fsio;
 use crate::host::{Cmd, Host};
 use crate::runc_conf::{self, CriuOption};
 use anyhow::{Result, bail};
-use std::path::Path;
 
 pub const RUNC_CONF: &str = "/etc/criu/runc.conf";
 pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
@@ -51,11 +49,7 @@ fn plan_file(
 ) -> PlannedStep {
     let mut s = PlannedStep::new(id);
     s.path = Some(host_path.to_string());
-    let path = match fsio::resolve_in_root(&host.root, &host.path(host_path)) {
-        Ok(p) => p,
-        Err(e) => return s.failed(format!("{e:#}")),
-    };
-    let old = match fsio::read_optional(&path) {
+    let old = match host.fs.read(host_path, crate::rootfs::CONFIG_LIMIT) {
         Ok(o) => o,
         Err(e) => return s.failed(format!("{e:#}")),
     };
@@ -103,7 +97,8 @@ fn plan_file(
                 &new,
             ));
             s.action = Some(Action::Write(PendingWrite {
-                path,
+                path: host_path.to_string(),
+                old,
                 new: new.into_bytes(),
                 validate,
             }));
@@ -123,7 +118,7 @@ fn plan_runc_conf(host: &Host, opts: &Options, _: &[PlannedStep]) -> PlannedStep
     )
 }
 
-fn validate_runc_conf(_: &Host, opts: &Options, _: &Path, bytes: &[u8]) -> Result<()> {
+fn validate_runc_conf(_: &Host, opts: &Options, _: &str, bytes: &[u8]) -> Result<()> {
     let text = std::str::from_utf8(bytes)?;
     for opt in opts.runc_options() {
         let eff = runc_conf::effective(text, &opt.name)?;
@@ -168,7 +163,7 @@ fn plan_daemon_json(host: &Host, opts: &Options, _: &[PlannedStep]) -> PlannedSt
     s
 }
 
-fn validate_daemon_json(host: &Host, opts: &Options, tmp: &Path, bytes: &[u8]) -> Result<()> {
+fn validate_daemon_json(host: &Host, opts: &Options, tmp: &str, bytes: &[u8]) -> Result<()> {
     let text = std::str::from_utf8(bytes)?;
     let v = daemon_json::experimental_value(text)?;
     match (opts.daemon.experimental_flag, v) {
@@ -182,8 +177,7 @@ fn validate_daemon_json(host: &Host, opts: &Options, tmp: &Path, bytes: &[u8]) -
     let Some(dockerd) = &d.dockerd else {
         return Ok(());
     };
-    let mut cmd =
-        Cmd::new(dockerd, &["--validate", "--config-file"]).arg(tmp.display().to_string());
+    let mut cmd = Cmd::new(dockerd, &["--validate", "--config-file"]).arg(tmp);
     for f in d.flags_for_validate() {
         cmd = cmd.arg(f);
     }
@@ -218,7 +212,8 @@ mod tests {
             Some(d.path().to_path_buf()),
             Box::new(RecordingRunner::default()),
             Term::plain(),
-        );
+        )
+        .unwrap();
         let mut opts = Options::default();
         opts.daemon.experimental_flag = true;
         let s = plan_daemon_json(&h, &opts, &[]);
@@ -236,7 +231,8 @@ mod tests {
             Some(d.path().to_path_buf()),
             Box::new(RecordingRunner::default()),
             Term::plain(),
-        );
+        )
+        .unwrap();
         let opts = Options::default();
         let mut changed = PlannedStep::new("daemon-json");
         changed.status = Status::Changed;
