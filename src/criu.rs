@@ -180,6 +180,42 @@ pub fn first_error(text: &str) -> Option<&str> {
         .find(|l| l.starts_with("Error ("))
 }
 
+fn template(family: crate::distro::Family, is_ubuntu: bool) -> &'static str {
+    use crate::distro::Family;
+    match family {
+        Family::Debian if is_ubuntu => include_str!("../templates/criu/ubuntu.txt"),
+        Family::Debian => include_str!("../templates/criu/debian.txt"),
+        Family::Fedora => include_str!("../templates/criu/fedora.txt"),
+        Family::Suse => include_str!("../templates/criu/suse.txt"),
+        Family::Arch => include_str!("../templates/criu/arch.txt"),
+        Family::Alpine => include_str!("../templates/criu/alpine.txt"),
+        Family::Other => include_str!("../templates/criu/other.txt"),
+    }
+}
+
+/// How to get CRIU >= `min` on this distro, with its own values filled in
+/// (`candidate`: the distro's CRIU, if known).
+pub fn instructions(d: &crate::distro::Distro, min: Version, candidate: Option<&str>) -> String {
+    let is_ubuntu = d.id == "ubuntu" || d.ubuntu_codename.is_some();
+    let t = template(d.family, is_ubuntu);
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    t.replace("{min}", &min.to_string())
+        .replace("{pretty}", d.pretty_name.as_deref().unwrap_or(&d.id))
+        .replace("{id}", &d.id)
+        .replace("{version_id}", &dash(&d.version_id))
+        .replace("{codename}", &dash(&d.codename))
+        .replace(
+            "{ubuntu_codename}",
+            &d.ubuntu_codename
+                .clone()
+                .or(d.codename.clone())
+                .unwrap_or_default(),
+        )
+        .replace("{candidate}", candidate.unwrap_or("none"))
+        .trim_end()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,10 +3,10 @@ use dockpoint::cli::{Cli, Command};
 
 fn main() {
     let cli = Cli::parse();
-    let code = match &cli.command {
+    let exit = match &cli.command {
         Command::Setup(args) => dockpoint::setup::run(args),
         Command::Explain(args) => dockpoint::explain::run(args),
         Command::Doctor(args) => dockpoint::doctor::run(args),
     };
-    std::process::exit(code);
+    std::process::exit(exit.code());
 }

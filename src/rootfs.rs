@@ -119,7 +119,7 @@ impl Root {
             Mode::empty(),
         )
         .map_err(std::io::Error::from)
-        .with_context(|| format!("{}: cannot open as a directory", path.display()))?;
+        .with_context(|| format!("{}: not a directory", path.display()))?;
         Ok(Root {
             fd,
             path: path.to_path_buf(),

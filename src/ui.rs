@@ -1,18 +1,48 @@
-//! Terminal output and prompts. Human output goes to stdout; with
-//! `--format json` stdout carries only the JSON and everything else goes to
-//! stderr. Prompts are always on stderr (dialoguer).
+//! The terminal, for every command: output that never panics, messages on
+//! stderr, and line-based prompts (rustup-init's way: numbered choices,
+//! typed answers, Ctrl-C cancels and leaves the terminal as it was).
+//!
+//! Human output goes to stdout; with `--format json` stdout carries only
+//! the JSON and everything else goes to stderr. Prompts are on stderr.
 
-use crate::runc_conf::CriuOption;
-use crate::setup::{Choice, Options, PlannedStep, Status};
 use console::style;
 use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use crate::progress::Progress;
 
 pub fn error(msg: &str) {
     eprintln!("{} {msg}", style("error:").red().bold());
 }
 
+pub fn warn(msg: &str) {
+    eprintln!("{} {msg}", style("warning:").yellow().bold());
+}
+
 pub fn info(msg: &str) {
     eprintln!("{msg}");
+}
+
+/// Set when stdout could not be written (a closed pipe, a full disk).
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// A line on stdout. A write error is remembered (see [`stdout_error`]),
+/// never a panic: `dockpoint doctor --format json | head -c0` or a full disk
+/// end with the documented exit code and an error on stderr.
+pub fn println(msg: &str) {
+    if STDOUT_FAILED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut o = std::io::stdout().lock();
+    if writeln!(o, "{msg}").and_then(|_| o.flush()).is_err() {
+        STDOUT_FAILED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether stdout failed; each command's `run` turns this into its exit code.
+pub fn stdout_error() -> bool {
+    STDOUT_FAILED.load(Ordering::Relaxed)
 }
 
 /// A line of human output: stdout, or stderr when stdout carries JSON.
@@ -20,127 +50,25 @@ pub fn out(json: bool, msg: &str) {
     if json {
         eprintln!("{msg}");
     } else {
-        println!("{msg}");
+        println(msg);
     }
 }
 
-fn symbol(status: Status) -> console::StyledObject<&'static str> {
-    match status {
-        Status::Ok => style("✓").green(),
-        Status::Changed => style("~").yellow(),
-        Status::Skipped => style("-").dim(),
-        Status::Manual => style("!").yellow(),
-        Status::Failed => style("✗").red(),
-    }
-}
-
-fn status_word(status: Status, dry_run: bool) -> &'static str {
-    match (status, dry_run) {
-        (Status::Ok, _) => "ok",
-        (Status::Changed, true) => "would change",
-        (Status::Changed, false) => "changed",
-        (Status::Skipped, _) => "skipped",
-        (Status::Manual, _) => "manual",
-        (Status::Failed, _) => "failed",
-    }
-}
-
-fn colour_diff(diff: &str) -> String {
-    diff.lines()
-        .map(|l| {
-            if l.starts_with("+++") || l.starts_with("---") {
-                style(l).bold().to_string()
-            } else if l.starts_with('+') {
-                style(l).green().to_string()
-            } else if l.starts_with('-') {
-                style(l).red().to_string()
-            } else if l.starts_with("@@") {
-                style(l).cyan().to_string()
-            } else {
-                l.to_string()
+/// Escape terminal control characters in text that came from outside
+/// (file contents, command output), so it cannot move the cursor or
+/// rewrite the screen.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&c.escape_unicode().to_string());
             }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn step_line(s: &PlannedStep, status: &str) -> String {
-    let path = s
-        .path
-        .as_deref()
-        .map(|p| format!(" {p}"))
-        .unwrap_or_default();
-    format!(
-        "{} {:<15}{}{}\n    {}",
-        symbol(s.status),
-        s.id,
-        style(status).bold(),
-        path,
-        s.message
-    )
-}
-
-/// The plan, before anything is changed.
-pub fn print_plan(json: bool, steps: &[PlannedStep], dry_run: bool) {
-    out(
-        json,
-        if dry_run {
-            "\nPlan (dry run, nothing will be changed):"
-        } else {
-            "\nPlan:"
-        },
-    );
-    for s in steps {
-        let word = match (s.status, dry_run) {
-            (Status::Changed, false) => "will change",
-            (other, _) => status_word(other, dry_run),
-        };
-        out(json, &step_line(s, word));
-        if let Some(d) = &s.diff {
-            out(json, &colour_diff(d));
+            c => out.push(c),
         }
     }
-}
-
-/// The outcome, after applying.
-pub fn print_result(steps: &[PlannedStep], dry_run: bool) {
-    println!(
-        "\n{}",
-        if dry_run {
-            "Dry run: nothing was changed."
-        } else {
-            "Result:"
-        }
-    );
-    if !dry_run {
-        for s in steps {
-            println!("{}", step_line(s, status_word(s.status, dry_run)));
-            if let Some(b) = &s.backup {
-                println!("    backup: {b}");
-            }
-        }
-    }
-    let count = |st| steps.iter().filter(|s| s.status == st).count();
-    println!(
-        "{} {}, {} ok, {} manual, {} skipped, {} failed",
-        if dry_run { "Would change:" } else { "Changed:" },
-        count(Status::Changed),
-        count(Status::Ok),
-        count(Status::Manual),
-        count(Status::Skipped),
-        count(Status::Failed),
-    );
-}
-
-/// A yes/no question; Esc, Ctrl-C or a closed terminal count as no.
-fn ask_yes_no(prompt: impl Into<String>, default: bool) -> bool {
-    dialoguer::Confirm::with_theme(&*theme())
-        .with_prompt(prompt)
-        .default(default)
-        .interact_opt()
-        .ok()
-        .flatten()
-        .unwrap_or(false)
+    out
 }
 
 fn theme() -> Box<dyn Theme> {
@@ -151,187 +79,155 @@ fn theme() -> Box<dyn Theme> {
     }
 }
 
-/// Extra runc.conf options worth having for a JVM like BELA, with why.
-const BELA_OPTIONS: &[(&str, &str)] = &[
-    (
-        "skip-in-flight",
-        "half-open connections on a listening socket would otherwise fail the checkpoint",
-    ),
-    (
-        "ghost-limit 100M",
-        "JVMs extract JNI libraries to /tmp and delete them; CRIU's default limit for such files is 1 MiB",
-    ),
-];
+/// True while a prompt waits: Ctrl-C then cancels at once.
+static AT_PROMPT: AtomicBool = AtomicBool::new(false);
+/// Set by Ctrl-C outside a prompt: the run stops after the current step.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// Offer the BELA options (default: none).
-pub fn offer_bela_options(opts: &mut Options) {
-    let items: Vec<(CriuOption, String)> = BELA_OPTIONS
-        .iter()
-        .filter_map(|(spec, why)| {
-            let o = CriuOption::parse(spec).ok()?;
-            (!opts.criu_options.iter().any(|c| c.name == o.name))
-                .then(|| (o, format!("{spec:<18} {why}")))
-        })
-        .collect();
-    if items.is_empty() {
-        return;
+extern "C" fn on_sigint(_: nix::libc::c_int) {
+    if AT_PROMPT.load(Ordering::SeqCst) {
+        // Async-signal-safe: write(2) and _exit(2) only. Show the cursor,
+        // end the line, say it, exit as a cancel.
+        let msg = b"\x1b[?25h\nCancelled: nothing was changed.\n";
+        // SAFETY: write(2) on fd 2 with a static buffer; _exit(2).
+        unsafe {
+            nix::libc::write(2, msg.as_ptr().cast(), msg.len());
+            nix::libc::_exit(crate::exit::Exit::Failed.code());
+        }
     }
-    let labels: Vec<&str> = items.iter().map(|(_, l)| l.as_str()).collect();
-    let picked = dialoguer::MultiSelect::with_theme(&*theme())
-        .with_prompt("Also add these CRIU options to runc.conf? (space toggles, enter accepts; none by default)")
-        .items(&labels)
-        .interact_opt();
-    if let Ok(Some(idx)) = picked {
-        for i in idx {
-            opts.criu_options.push(items[i].0.clone());
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Install the Ctrl-C handler (interactive runs).
+pub fn handle_ctrl_c() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let act = SigAction::new(
+        SigHandler::Handler(on_sigint),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only touches atomics and async-signal-safe calls.
+    let _ = unsafe { sigaction(Signal::SIGINT, &act) };
+}
+
+/// Whether Ctrl-C was pressed outside a prompt.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+struct PromptGuard;
+
+impl PromptGuard {
+    fn new() -> Self {
+        AT_PROMPT.store(true, Ordering::SeqCst);
+        PromptGuard
+    }
+}
+
+impl Drop for PromptGuard {
+    fn drop(&mut self) {
+        AT_PROMPT.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Read one answer line. None when the terminal is gone (EOF) or the read
+/// was interrupted: callers treat that as a cancel.
+fn read_answer(prompt: &str, default: &str) -> Option<String> {
+    let _g = PromptGuard::new();
+    dialoguer::Input::<String>::with_theme(&*theme())
+        .with_prompt(prompt)
+        .default(default.to_string())
+        .show_default(!default.is_empty())
+        .allow_empty(true)
+        .interact_on(&console::Term::stderr())
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// A yes/no question, answered with y/yes/n/no (Enter takes the default).
+/// A closed terminal counts as no.
+pub fn ask_yes_no(prompt: &str, default: bool) -> bool {
+    let hint = if default { "Y/n" } else { "y/N" };
+    loop {
+        let Some(a) = read_answer(&format!("{prompt} [{hint}]"), "") else {
+            return false;
+        };
+        match a.to_ascii_lowercase().as_str() {
+            "" => return default,
+            "y" | "yes" => return true,
+            "n" | "no" => return false,
+            _ => eprintln!("answer y or n"),
         }
     }
 }
 
-/// Ask, step by step, whether to repair a file dockpoint refused to edit.
-/// Returns true when any repair was accepted (the plan must be redone).
-pub fn ask_repairs(steps: &[PlannedStep], opts: &mut Options) -> bool {
-    let mut any = false;
-    for s in steps.iter().filter(|s| s.status == Status::Failed) {
-        let Some(repair) = &s.repair else { continue };
-        eprintln!("{} {}: {}", symbol(Status::Failed), s.id, s.message);
-        let yes = ask_yes_no(format!("Repair it: {repair}?"), false);
-        if yes {
-            any = true;
-            match s.id {
-                "runc-conf" => opts.repair_runc = true,
-                "daemon-json" => opts.repair_daemon = true,
-                _ => {}
-            }
-        }
+/// A numbered menu: the operator types a number (or the start of an
+/// option's name); Enter takes the default. None: the terminal is gone.
+pub fn menu(prompt: &str, items: &[&str], default: usize) -> Option<usize> {
+    eprintln!("{prompt}");
+    for (i, it) in items.iter().enumerate() {
+        let mark = if i == default { " (default)" } else { "" };
+        eprintln!("  {}) {it}{mark}", i + 1);
     }
-    any
-}
-
-/// Offer CRIU from Debian testing when the distro's cannot do the job here.
-pub fn ask_testing(steps: &[PlannedStep], opts: &mut Options) -> bool {
-    if opts.criu_source == crate::setup::CriuSource::DebianTesting
-        || !steps
+    loop {
+        let a = read_answer(">", "")?;
+        if a.is_empty() {
+            return Some(default);
+        }
+        if let Ok(n) = a.parse::<usize>()
+            && (1..=items.len()).contains(&n)
+        {
+            return Some(n - 1);
+        }
+        let lower = a.to_ascii_lowercase();
+        if let Some(i) = items
             .iter()
-            .any(|s| s.id == "criu-install" && s.offer_testing)
-    {
-        return false;
-    }
-    eprintln!(
-        "{} criu-install: the distro's CRIU cannot do the whole job on this kernel (see the plan).",
-        symbol(Status::Manual)
-    );
-    let yes = ask_yes_no(
-        "Install CRIU from Debian testing instead (an apt pin admitting only CRIU and its own libraries; simulated first)?",
-        false,
-    );
-    if yes {
-        opts.criu_source = crate::setup::CriuSource::DebianTesting;
-    }
-    yes
-}
-
-/// One line about the docker daemon that was found.
-pub fn describe_docker(d: &crate::docker::Daemon) -> String {
-    let init = match d.init {
-        crate::docker::Init::Systemd => "systemd",
-        crate::docker::Init::SysV => "SysV init",
-        crate::docker::Init::OpenRc => "OpenRC",
-        crate::docker::Init::Unmanaged => "no init system",
-    };
-    match d.pid {
-        Some(pid) => format!(
-            "Docker: dockerd pid {pid}, managed by {init}, config {}{}",
-            d.config_file,
-            d.experimental_flag
-                .as_ref()
-                .map(|s| format!(", --experimental flag from {s}"))
-                .unwrap_or_default()
-        ),
-        None => format!(
-            "Docker: dockerd is not running (managed by {init}), config {}",
-            d.config_file
-        ),
+            .position(|it| it.to_ascii_lowercase().starts_with(&lower))
+        {
+            return Some(i);
+        }
+        eprintln!("type a number from 1 to {}", items.len());
     }
 }
 
-/// Ask once: proceed, review each step, or cancel.
-pub fn confirm(steps: &mut [PlannedStep]) -> Choice {
-    let pick = dialoguer::Select::with_theme(&*theme())
-        .with_prompt("Apply these changes?")
-        .items(["Proceed", "Review each step", "Cancel"])
-        .default(0)
-        .interact_opt();
-    match pick {
-        Ok(Some(0)) => Choice::Proceed,
-        Ok(Some(1)) => {
-            for s in steps.iter_mut().filter(|s| s.action.is_some()) {
-                let yes = ask_yes_no(format!("Apply {} ({})?", s.id, s.message), true);
-                if !yes {
-                    s.action = None;
-                    s.status = Status::Skipped;
-                    s.diff = None;
-                    s.message = "declined by the operator; left unchanged".into();
-                }
+/// Pick any of `items` by number (`1 2`, `1,2`), Enter for none.
+pub fn pick_many(prompt: &str, items: &[&str]) -> Option<Vec<usize>> {
+    eprintln!("{prompt}");
+    for (i, it) in items.iter().enumerate() {
+        eprintln!("  {}) {it}", i + 1);
+    }
+    loop {
+        let a = read_answer("numbers, or Enter for none", "")?;
+        let picked: Option<Vec<usize>> = a
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                w.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=items.len()).contains(n))
+                    .map(|n| n - 1)
+            })
+            .collect();
+        match picked {
+            Some(mut v) => {
+                v.sort_unstable();
+                v.dedup();
+                return Some(v);
             }
-            Choice::Proceed
+            None => eprintln!("type numbers from 1 to {}", items.len()),
         }
-        _ => Choice::Cancel,
     }
 }
 
-/// Progress of something slow: a spinner with the current phase on a
-/// terminal, plain lines (each new phase once) otherwise.
-pub struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    label: String,
-    last: std::sync::Mutex<(String, Option<std::time::Instant>)>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Progress {
-    pub fn start(term: &crate::host::Term, label: &str) -> Self {
-        let bar = term.progress_tty.then(|| {
-            let b = indicatif::ProgressBar::new_spinner();
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {prefix}: {wide_msg} [{elapsed}]",
-                )
-                .expect("valid template"),
-            );
-            b.set_prefix(label.to_string());
-            b.enable_steady_tick(std::time::Duration::from_millis(120));
-            b
-        });
-        if bar.is_none() {
-            eprintln!("{label}: started");
-        }
-        Progress {
-            bar,
-            label: label.to_string(),
-            last: std::sync::Mutex::new((String::new(), None)),
-        }
-    }
-
-    pub fn phase(&self, msg: &str) {
-        match &self.bar {
-            Some(b) => b.set_message(msg.to_string()),
-            None => {
-                // Without a terminal: the first phase, then a line every 3s at most.
-                let mut last = self.last.lock().expect("lock");
-                let (text, at) = &mut *last;
-                if at.is_none_or(|t| t.elapsed().as_secs() >= 3) && *text != msg {
-                    eprintln!("{}: {msg}", self.label);
-                    *text = msg.to_string();
-                    *at = Some(std::time::Instant::now());
-                }
-            }
-        }
-    }
-
-    pub fn finish(&self, msg: &str) {
-        match &self.bar {
-            Some(b) => b.finish_with_message(msg.to_string()),
-            None => eprintln!("{}: {msg}", self.label),
-        }
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("a\x1b[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(escape_controls("x\ry"), "x\\u{d}y");
+        assert_eq!(escape_controls("x\u{2028}y"), "x\\u{2028}y");
+        assert_eq!(escape_controls("plain\ttext\n"), "plain\ttext\n");
     }
 }

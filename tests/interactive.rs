@@ -1,11 +1,11 @@
 //! The interactive flow through a real pseudo-terminal: the prompts a
-//! person sees, answered the way a person would.
+//! person sees, answered the way a person would. The prompts read whole
+//! lines (numbered menus, like rustup-init's), so an answer is a line sent
+//! after its prompt has appeared: no key timing, no sleeps.
 
 mod common;
 use common::*;
 use rexpect::session::spawn_command;
-
-const DOWN: &str = "\x1b[B";
 
 fn session(r: &Root, extra: &[&str]) -> rexpect::session::PtySession {
     // sh reports the exit code on the terminal once dockpoint has exited.
@@ -20,22 +20,26 @@ fn session(r: &Root, extra: &[&str]) -> rexpect::session::PtySession {
         .args(extra)
         .env("NO_COLOR", "1")
         .env("TERM", "xterm");
-    spawn_command(cmd, Some(10_000)).expect("spawn in a pty")
+    spawn_command(cmd, Some(20_000)).expect("spawn in a pty")
 }
 
-/// Type a key. The prompt is drawn before the terminal is switched to raw
-/// mode, so give it a moment, as a person's reaction time would.
-fn key(p: &mut rexpect::session::PtySession, keys: &str) {
-    std::thread::sleep(std::time::Duration::from_millis(150));
-    p.send(keys).unwrap();
-    p.flush().unwrap();
+/// Answer the prompt that has appeared with a line.
+fn answer(p: &mut rexpect::session::PtySession, line: &str) {
+    p.send_line(line).unwrap();
 }
 
 /// Accept the BELA options menu as it is (nothing picked).
 fn no_extra_options(p: &mut rexpect::session::PtySession) {
     p.exp_string("Also add these CRIU options").unwrap();
-    p.exp_string("1 MiB").unwrap(); // the whole menu is drawn
-    key(p, "\r");
+    p.exp_string("numbers, or Enter for none").unwrap();
+    answer(p, "");
+}
+
+/// Wait for the apply menu, fully drawn.
+fn apply_menu(p: &mut rexpect::session::PtySession) {
+    p.exp_string("Apply these changes?").unwrap();
+    p.exp_string("3) Cancel").unwrap();
+    p.exp_string(">").unwrap();
 }
 
 fn exit_code(p: &mut rexpect::session::PtySession) -> i32 {
@@ -49,13 +53,10 @@ fn answer_yes_applies_the_plan() {
     let r = Root::new();
     let mut p = session(&r, &[]);
     p.exp_string("Host: Debian GNU/Linux 13 (trixie)").unwrap();
-    p.exp_string("Also add these CRIU options").unwrap();
-    p.exp_string("1 MiB").unwrap(); // the whole menu is drawn
-    key(&mut p, "\r"); // none by default
+    no_extra_options(&mut p);
     p.exp_string("+tcp-established").unwrap();
-    p.exp_string("Apply these changes?").unwrap();
-    p.exp_string("Cancel").unwrap();
-    key(&mut p, "\r"); // Proceed
+    apply_menu(&mut p);
+    answer(&mut p, ""); // Enter: the default, Proceed
     p.exp_string("Changed: 2").unwrap();
     assert_eq!(exit_code(&mut p), 0);
     assert_eq!(r.read("/etc/criu/runc.conf"), "tcp-established\n");
@@ -66,18 +67,16 @@ fn answer_yes_applies_the_plan() {
 }
 
 #[test]
-fn bela_options_can_be_picked() {
+fn bela_options_can_be_picked_by_number() {
     let r = Root::new();
     let mut p = session(&r, &[]);
     p.exp_string("Also add these CRIU options").unwrap();
-    p.exp_string("1 MiB").unwrap(); // the whole menu is drawn
-    key(&mut p, " "); // toggle skip-in-flight
-    key(&mut p, DOWN);
-    key(&mut p, " "); // toggle ghost-limit 100M
-    key(&mut p, "\r");
-    p.exp_string("Apply these changes?").unwrap();
-    p.exp_string("Cancel").unwrap();
-    key(&mut p, "\r");
+    p.exp_string("2) ghost-limit 100M").unwrap();
+    p.exp_string("numbers, or Enter for none").unwrap();
+    answer(&mut p, "1 2");
+    apply_menu(&mut p);
+    answer(&mut p, "1");
+    p.exp_string("Changed: 2").unwrap();
     assert_eq!(exit_code(&mut p), 0);
     assert_eq!(
         r.read("/etc/criu/runc.conf"),
@@ -86,17 +85,30 @@ fn bela_options_can_be_picked() {
 }
 
 #[test]
-fn answer_no_changes_nothing() {
+fn the_menu_takes_its_numbers_and_cancel_changes_nothing() {
     let r = Root::new();
     r.write("/etc/docker/daemon.json", "{\"debug\": true}\n");
     let before = r.snapshot();
     let mut p = session(&r, &[]);
     no_extra_options(&mut p);
-    p.exp_string("Apply these changes?").unwrap();
-    p.exp_string("Cancel").unwrap();
-    key(&mut p, DOWN);
-    key(&mut p, DOWN);
-    key(&mut p, "\r"); // Cancel
+    apply_menu(&mut p);
+    answer(&mut p, "7"); // not a choice: asked again
+    p.exp_string("type a number from 1 to 3").unwrap();
+    answer(&mut p, "3"); // Cancel
+    p.exp_string("Cancelled: nothing was changed.").unwrap();
+    assert_eq!(exit_code(&mut p), 1);
+    assert_eq!(r.snapshot(), before);
+}
+
+#[test]
+fn ctrl_c_at_a_prompt_cancels_and_restores_the_cursor() {
+    let r = Root::new();
+    let before = r.snapshot();
+    let mut p = session(&r, &[]);
+    no_extra_options(&mut p);
+    apply_menu(&mut p);
+    p.send_control('c').unwrap();
+    p.exp_string("\x1b[?25h").unwrap(); // the cursor is shown again
     p.exp_string("Cancelled: nothing was changed.").unwrap();
     assert_eq!(exit_code(&mut p), 1);
     assert_eq!(r.snapshot(), before);
@@ -108,16 +120,14 @@ fn review_each_step() {
     r.write("/etc/docker/daemon.json", "{\"debug\": true}\n");
     let mut p = session(&r, &[]);
     no_extra_options(&mut p);
-    p.exp_string("Apply these changes?").unwrap();
-    p.exp_string("Cancel").unwrap();
-    key(&mut p, DOWN);
-    key(&mut p, "\r"); // Review each step
+    apply_menu(&mut p);
+    answer(&mut p, "2"); // Review each step
     p.exp_string("Apply runc-conf").unwrap();
     p.exp_string("[Y/n]").unwrap();
-    key(&mut p, "y");
+    answer(&mut p, "y");
     p.exp_string("Apply daemon-json").unwrap();
     p.exp_string("[Y/n]").unwrap();
-    key(&mut p, "n");
+    answer(&mut p, "n");
     p.exp_string("declined by the operator").unwrap();
     assert_eq!(exit_code(&mut p), 0);
     assert_eq!(r.read("/etc/criu/runc.conf"), "tcp-established\n");
@@ -129,31 +139,25 @@ fn a_repair_is_asked_for_and_defaults_to_no() {
     let r = Root::new();
     r.write("/etc/criu/runc.conf", "tcp-established\r\n");
     let mut p = session(&r, &[]);
-    p.exp_string("Also add these CRIU options").unwrap();
-    p.exp_string("1 MiB").unwrap(); // the whole menu is drawn
-    key(&mut p, "\r");
+    no_extra_options(&mut p);
     p.exp_string("Repair it: convert the line endings to LF?")
         .unwrap();
     p.exp_string("[y/N]").unwrap();
-    key(&mut p, "\r"); // default: no
-    p.exp_string("Apply these changes?").unwrap();
-    p.exp_string("Cancel").unwrap();
-    key(&mut p, "\r");
+    answer(&mut p, ""); // default: no
+    apply_menu(&mut p);
+    answer(&mut p, "");
     assert_eq!(exit_code(&mut p), 1);
     assert_eq!(r.read("/etc/criu/runc.conf"), "tcp-established\r\n");
 
     let mut p = session(&r, &[]);
-    p.exp_string("Also add these CRIU options").unwrap();
-    p.exp_string("1 MiB").unwrap(); // the whole menu is drawn
-    key(&mut p, "\r");
+    no_extra_options(&mut p);
     p.exp_string("Repair it: convert the line endings to LF?")
         .unwrap();
     p.exp_string("[y/N]").unwrap();
-    key(&mut p, "y");
+    answer(&mut p, "y");
     p.exp_string("converted CRLF line endings to LF").unwrap();
-    p.exp_string("Apply these changes?").unwrap();
-    p.exp_string("Cancel").unwrap();
-    key(&mut p, "\r");
+    apply_menu(&mut p);
+    answer(&mut p, "proceed"); // the start of an option's name works too
     assert_eq!(exit_code(&mut p), 0);
     assert_eq!(r.read("/etc/criu/runc.conf"), "tcp-established\n");
 }

@@ -6,6 +6,7 @@ use crate::criu::{self, Version};
 use crate::daemon_json;
 use crate::docker::{Init, Kind};
 use crate::host::Cmd;
+use crate::observe::CriuCheck;
 use crate::runc_conf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -300,17 +301,41 @@ fn kernel_config(c: &Ctx, _: Option<&str>) -> Finding {
 }
 
 fn criu_installed(c: &Ctx, _: Option<&str>) -> Finding {
-    match c.criu() {
+    match c.criu().map(|c| (c.path.clone(), c.version)) {
         Some((path, Some(v))) => Finding::pass(format!("CRIU {v} at {path}")),
         Some((path, None)) if !c.host.live => Finding::pass(format!("CRIU at {path}")),
         Some((path, None)) => Finding::problem(
             format!("{path} exists but `criu --version` does not run"),
             "reinstall CRIU: apt-get install --reinstall criu",
         ),
-        None => Finding::problem(
-            "CRIU is not installed",
-            "dockpoint setup (installs CRIU), or see https://criu.org/Installation",
-        ),
+        None => Finding::problem("CRIU is not installed", install_criu_fix(c)),
+    }
+}
+
+/// How to get CRIU here, true for this host: setup installs it only where
+/// it can (apt on a live Debian-family host, or apt through chroot in an
+/// image, as root), and not when the operator said --no-install.
+fn install_criu_fix(c: &Ctx) -> String {
+    let ways = criu::instructions(&c.distro, c.min_criu(), None);
+    let apt = c.apt();
+    let setup_can = !c.no_install
+        && c.is_root
+        && apt.is_some_and(|a| c.host.live || a.chroot)
+        && apt.is_some_and(|a| a.policy.candidate.is_some() || !a.lists);
+    if setup_can {
+        let root = if c.host.live {
+            String::new()
+        } else {
+            format!(" --root {}", c.host.fs.path().display())
+        };
+        format!("dockpoint setup{root} (installs CRIU with apt)")
+    } else if !c.host.live {
+        format!(
+            "install CRIU in the image {} (dockpoint setup --root installs it only as root, with apt in the image, and not with --no-install):\n{ways}",
+            c.host.fs.path().display()
+        )
+    } else {
+        ways
     }
 }
 
@@ -325,7 +350,7 @@ fn criu_fix(c: &Ctx) -> String {
 }
 
 fn criu_version(c: &Ctx, _: Option<&str>) -> Finding {
-    let Some((_, Some(v))) = c.criu() else {
+    let Some(v) = c.criu().and_then(|c| c.version) else {
         return Finding::skip("CRIU is not installed");
     };
     let Some(k) = &c.kernel else {
@@ -345,28 +370,44 @@ fn criu_version(c: &Ctx, _: Option<&str>) -> Finding {
 }
 
 fn criu_check(c: &Ctx, _: Option<&str>) -> Finding {
-    let Some((path, _)) = c.criu() else {
+    let Some(cr) = c.criu() else {
         return Finding::skip("CRIU is not installed");
     };
-    let ran = format!("ran: {path} check");
-    match criu::run_check(&c.host, &path, c.timeout) {
-        Ok(Ok(())) => Finding::pass("Looks good.").detail(ran),
-        Ok(Err(err)) => Finding::problem(
-            format!("criu check fails: {err}"),
-            format!("dockpoint explain '{}'", err.replace('\'', "")),
-        )
-        .detail(ran),
-        Err(e) => Finding::cannot(format!("{e:#}")),
+    let ran = format!("ran: {} check", cr.path);
+    match c.criu_check() {
+        CriuCheck::Passed => Finding::pass("Looks good.").detail(ran),
+        CriuCheck::Failed(err) => {
+            Finding::problem(format!("criu check fails: {err}"), criu_check_fix(c, err)).detail(ran)
+        }
+        CriuCheck::NeedsRoot => Finding::skip("needs root: run dockpoint doctor as root"),
+        CriuCheck::NotRun(why) => Finding::skip(why.clone()),
+        CriuCheck::Error(e) => Finding::cannot(e.clone()),
+    }
+}
+
+/// The fix for a failing `criu check`: explain's, when explain knows the
+/// line (so the advice leads somewhere); else what to run to see more.
+fn criu_check_fix(c: &Ctx, line: &str) -> String {
+    let scanner = crate::explain::Scanner::new();
+    let mut f = crate::explain::Findings::default();
+    let _ = scanner.scan_reader(&mut line.as_bytes(), "input", &mut f);
+    let known = !crate::explain::diagnose(&c.host, f, Vec::new(), Vec::new())
+        .diagnoses
+        .is_empty();
+    if known {
+        format!("dockpoint explain '{}'", line.replace('\'', ""))
+    } else {
+        "run `criu check --all -v4` as root for the full log; a failing check usually means the kernel lacks a feature CRIU needs (see https://criu.org/Checking_the_kernel)".into()
     }
 }
 
 fn read_conf(c: &Ctx) -> Option<String> {
-    c.host.fs.read_quiet(crate::setup::RUNC_CONF)
+    c.host.fs.read_quiet(crate::observe::RUNC_CONF)
 }
 
 fn runc_present(c: &Ctx, _: Option<&str>) -> Finding {
     match read_conf(c) {
-        Some(_) => Finding::pass(crate::setup::RUNC_CONF),
+        Some(_) => Finding::pass(crate::observe::RUNC_CONF),
         None => Finding::problem(
             "/etc/criu/runc.conf does not exist, so CRIU runs without tcp-established",
             "dockpoint setup (or: mkdir -p /etc/criu && echo tcp-established > /etc/criu/runc.conf)",
@@ -387,7 +428,15 @@ fn runc_syntax(c: &Ctx, _: Option<&str>) -> Finding {
         );
     }
     // Where CRIU runs, let it judge the file too.
-    if let (true, Some((path, Some(v)))) = (c.host.live, c.criu()) {
+    if let (
+        true,
+        Some(crate::observe::Criu {
+            path,
+            version: Some(v),
+        }),
+    ) = (c.host.live, c.criu())
+    {
+        let v = *v;
         let runs = c.kernel.as_ref().is_none_or(|k| {
             !matches!(
                 criu::verdict(v, k.version, &k.arch),
@@ -396,7 +445,7 @@ fn runc_syntax(c: &Ctx, _: Option<&str>) -> Finding {
         });
         if runs {
             let cmd =
-                Cmd::new(&path, &["--config", crate::setup::RUNC_CONF, "-V"]).timeout(c.timeout);
+                Cmd::new(path, &["--config", crate::observe::RUNC_CONF, "-V"]).timeout(c.timeout);
             if let Ok(o) = c.host.run(&cmd)
                 && !o.success()
             {
@@ -432,7 +481,7 @@ fn runc_tcp(c: &Ctx, _: Option<&str>) -> Finding {
 fn daemon_path(c: &Ctx) -> String {
     c.docker()
         .map(|d| d.config_file.clone())
-        .unwrap_or_else(|| crate::setup::DAEMON_JSON.into())
+        .unwrap_or_else(|| crate::observe::DAEMON_JSON.into())
 }
 
 fn daemon_valid(c: &Ctx, _: Option<&str>) -> Finding {
@@ -496,25 +545,50 @@ fn daemon_flag_conflict(c: &Ctx, _: Option<&str>) -> Finding {
 }
 
 fn docker_api(c: &Ctx, _: Option<&str>) -> Finding {
+    let socket = c
+        .api()
+        .map(|a| a.socket.display().to_string())
+        .unwrap_or_default();
     match c.version() {
         Ok(v) => Finding::pass(format!(
-            "Docker {} (API {}) on {}",
+            "Docker {} (API {}) on {socket}",
             v["Version"].as_str().unwrap_or("?"),
             v["ApiVersion"].as_str().unwrap_or("?"),
-            c.api.socket.display()
         )),
         Err(e) if e.contains("Permission denied") => Finding::cannot(format!(
             "{e}: run as root, or as a member of the docker group"
         )),
-        Err(e) => Finding::problem(
-            format!("docker does not answer: {e}"),
-            "start docker (systemctl start docker) and check journalctl -u docker",
-        ),
+        Err(e) => Finding::problem(format!("docker does not answer: {e}"), start_docker_fix(c)),
+    }
+}
+
+/// How to start docker on this host: by its init system, or install it.
+fn start_docker_fix(c: &Ctx) -> String {
+    match c.docker().map(|d| (d.init, d.dockerd.is_some())) {
+        None | Some((_, false)) => {
+            "docker is not installed here: install docker engine (on Debian and Ubuntu: apt-get install docker.io)".into()
+        }
+        Some((Init::Systemd, _)) => {
+            "start docker: systemctl start docker (then journalctl -u docker if it does not come up)"
+                .into()
+        }
+        Some((Init::SysV, _)) => {
+            "start docker: service docker start (then read /var/log/docker.log if it does not come up)"
+                .into()
+        }
+        Some((Init::OpenRc, _)) => "start docker: rc-service docker start".into(),
+        Some((Init::Unmanaged, _)) => {
+            "start dockerd the way this host starts it (no init system manages it here)".into()
+        }
     }
 }
 
 fn docker_experimental(c: &Ctx, _: Option<&str>) -> Finding {
-    match c.api.experimental() {
+    let api = match c.api() {
+        Ok(a) => a,
+        Err(e) => return Finding::skip(e),
+    };
+    match api.experimental() {
         Ok(true) => Finding::pass("Docker-Experimental: true"),
         Ok(false) => Finding::problem(
             "the running docker has experimental off (Docker-Experimental: false): `docker checkpoint` is refused",
@@ -605,7 +679,8 @@ fn docker_init(c: &Ctx, _: Option<&str>) -> Finding {
 
 fn inspect(c: &Ctx, name: Option<&str>) -> Result<serde_json::Value, Finding> {
     let name = name.unwrap_or_default();
-    c.api
+    c.api()
+        .map_err(Finding::cannot)?
         .json(&format!("/containers/{name}/json"))
         .map_err(|e| Finding::cannot(format!("cannot inspect container {name}: {e:#}")))
 }

@@ -5,20 +5,14 @@
 pub mod checks;
 
 use crate::cli::{DoctorArgs, Format};
-use crate::criu::Version;
-use crate::distro::{self, Distro};
-use crate::docker::{self, Api, Daemon};
+use crate::exit::Exit;
 use crate::host::{Host, SystemRunner, Term};
-use crate::setup::Kernel;
+use crate::observe::Observer;
+use crate::ui;
 use checks::{CHECKS, Check, Needs, Severity};
 use serde::Serialize;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
-
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_COULD_NOT_RUN: i32 = 3;
 
 /// What a check found.
 #[derive(Debug, Clone)]
@@ -99,6 +93,8 @@ pub struct Summary {
     pub error: usize,
     pub skipped: usize,
     pub exit_code: i32,
+    #[serde(skip)]
+    pub exit: Exit,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,68 +104,25 @@ pub struct Report {
     pub summary: Summary,
 }
 
-/// The shared facts checks ask for, each computed once, on first use.
-pub struct Ctx {
-    pub host: Host,
-    pub distro: Distro,
-    pub kernel: Option<Kernel>,
-    pub api: Api,
-    pub timeout: Duration,
-    criu: OnceLock<Option<(String, Option<Version>)>>,
-    docker: OnceLock<Option<Daemon>>,
-    version: OnceLock<Result<serde_json::Value, String>>,
-}
-
-impl Ctx {
-    pub fn new(host: Host, timeout: Duration) -> Self {
-        let distro = distro::detect(&host.fs);
-        let kernel = if host.live { Kernel::detect() } else { None };
-        let mut api = Api::for_host(&host);
-        api.timeout = timeout;
-        Ctx {
-            host,
-            distro,
-            kernel,
-            api,
-            timeout,
-            criu: OnceLock::new(),
-            docker: OnceLock::new(),
-            version: OnceLock::new(),
-        }
-    }
-
-    /// The CRIU binary and (live) its version.
-    pub fn criu(&self) -> Option<(String, Option<Version>)> {
-        self.criu
-            .get_or_init(|| crate::criu::find_installed(&self.host, self.timeout))
-            .clone()
-    }
-
-    pub fn docker(&self) -> Option<&Daemon> {
-        self.docker
-            .get_or_init(|| {
-                if !self.host.live {
-                    return None;
-                }
-                let d = docker::discover(&self.host);
-                (d.pid.is_some() || d.dockerd.is_some()).then_some(d)
-            })
-            .as_ref()
-    }
-
-    /// `GET /version`, once.
-    pub fn version(&self) -> Result<serde_json::Value, String> {
-        self.version
-            .get_or_init(|| self.api.json("/version").map_err(|e| format!("{e:#}")))
-            .clone()
-    }
-}
+/// The checks' context: the one observer, shared with setup.
+pub type Ctx = Observer;
 
 /// Which checks run, for which containers.
 pub struct Selection {
     pub only: Vec<String>,
     pub skip: Vec<String>,
     pub containers: Vec<String>,
+}
+
+impl Selection {
+    /// Every host check, no container.
+    pub fn all() -> Self {
+        Selection {
+            only: Vec::new(),
+            skip: Vec::new(),
+            containers: Vec::new(),
+        }
+    }
 }
 
 fn selected(id: &str, pats: &[String]) -> bool {
@@ -180,7 +133,7 @@ fn selected(id: &str, pats: &[String]) -> bool {
 /// Run the checks concurrently; a check that does not finish within the
 /// timeout is reported as `error` and left behind.
 pub fn run_checks(ctx: Arc<Ctx>, sel: &Selection, strict: bool) -> Report {
-    let is_root = nix::unistd::geteuid().is_root();
+    let is_root = ctx.is_root;
     let mut jobs: Vec<(&'static Check, Option<String>)> = Vec::new();
     for c in CHECKS {
         if c.per_container {
@@ -259,13 +212,14 @@ pub fn run_checks(ctx: Arc<Ctx>, sel: &Selection, strict: bool) -> Report {
             Status::Skipped => s.skipped += 1,
         }
     }
-    s.exit_code = if s.fail > 0 {
-        EXIT_FAILED
+    s.exit = if s.fail > 0 {
+        Exit::Failed
     } else if s.error > 0 {
-        EXIT_COULD_NOT_RUN
+        Exit::CouldNotRun
     } else {
-        EXIT_OK
+        Exit::Ok
     };
+    s.exit_code = s.exit.code();
     Report {
         format_version: 1,
         checks,
@@ -318,12 +272,13 @@ fn symbol(s: Status) -> console::StyledObject<&'static str> {
 
 /// Human output: a line per check, the fix under each problem, a summary.
 pub fn print_human(r: &Report, header: &str, verbose: bool, quiet: bool) {
+    let println = |s: String| ui::println(&s);
     let problems = r.summary.fail + r.summary.warn + r.summary.error;
     if quiet && problems == 0 {
         return;
     }
     if !quiet {
-        println!("{header}");
+        println(header.to_string());
     }
     for c in &r.checks {
         if quiet && matches!(c.status, Status::Pass | Status::Skipped) {
@@ -338,22 +293,22 @@ pub fn print_human(r: &Report, header: &str, verbose: bool, quiet: bool) {
             Status::Error => format!("could not run: {}", c.message),
             _ => c.message.clone(),
         };
-        println!("{} {label:<27} {msg}", symbol(c.status));
+        println(format!("{} {label:<27} {msg}", symbol(c.status)));
         if let (Some(fix), Status::Fail | Status::Warn) = (&c.fix, c.status) {
-            println!("    fix: {fix}");
+            println(format!("    fix: {fix}"));
         }
         if verbose {
-            println!("    {} ({} ms)", c.title, c.millis);
+            println(format!("    {} ({} ms)", c.title, c.millis));
             for d in &c.details {
-                println!("    {d}");
+                println(format!("    {d}"));
             }
         }
     }
     let s = &r.summary;
-    println!(
+    println(format!(
         "{} passed, {} warnings, {} failed, {} could not run, {} skipped",
         s.pass, s.warn, s.fail, s.error, s.skipped
-    );
+    ));
 }
 
 pub fn header(ctx: &Ctx) -> String {
@@ -371,7 +326,7 @@ pub fn header(ctx: &Ctx) -> String {
 }
 
 /// `dockpoint doctor`. Returns the exit code.
-pub fn run(args: &DoctorArgs) -> i32 {
+pub fn run(args: &DoctorArgs) -> Exit {
     if args.list {
         for c in CHECKS {
             let needs = match c.needs {
@@ -388,27 +343,30 @@ pub fn run(args: &DoctorArgs) -> i32 {
             } else {
                 ""
             };
-            println!("{:<27} {sev:<8} {needs:<16} {}{per}", c.id, c.title);
+            ui::println(&format!(
+                "{:<27} {sev:<8} {needs:<16} {}{per}",
+                c.id, c.title
+            ));
         }
-        return EXIT_OK;
+        return Exit::Ok.after_output();
     }
     for id in args.only.iter().chain(&args.skip) {
         if !CHECKS
             .iter()
             .any(|c| selected(c.id, std::slice::from_ref(id)))
         {
-            crate::ui::error(&format!("no check `{id}`: see dockpoint doctor --list"));
-            return EXIT_USAGE;
+            ui::error(&format!("no check `{id}`: see dockpoint doctor --list"));
+            return Exit::Usage;
         }
     }
     let host = match Host::new(args.root.clone(), Box::new(SystemRunner), Term::detect()) {
         Ok(h) => h,
         Err(e) => {
-            crate::ui::error(&format!("--root: {e:#}"));
-            return EXIT_USAGE;
+            ui::error(&format!("--root: {e:#}"));
+            return Exit::Usage;
         }
     };
-    let ctx = Arc::new(Ctx::new(host, Duration::from_secs(args.timeout)));
+    let ctx = Arc::new(Observer::new(host, Duration::from_secs(args.timeout)));
     let sel = Selection {
         only: args.only.clone(),
         skip: args.skip.clone(),
@@ -416,13 +374,13 @@ pub fn run(args: &DoctorArgs) -> i32 {
     };
     let report = run_checks(ctx.clone(), &sel, args.strict);
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("serialises")
-        ),
+        Format::Json => match serde_json::to_string_pretty(&report) {
+            Ok(s) => ui::println(&s),
+            Err(e) => ui::error(&format!("cannot serialise the report: {e}")),
+        },
         Format::Human => print_human(&report, &header(&ctx), args.verbose, args.quiet),
     }
-    report.summary.exit_code
+    report.summary.exit.after_output()
 }
 
 #[cfg(test)]

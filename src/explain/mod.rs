@@ -405,7 +405,11 @@ pub fn diagnose(
 const GENERIC_SHOWN: &str = "criu failed: type NOTIFY errno 0";
 
 /// `dockpoint explain`. Returns the exit code.
-pub fn run(args: &ExplainArgs) -> i32 {
+pub fn run(args: &ExplainArgs) -> crate::exit::Exit {
+    crate::exit::Exit::from_code(run_code(args)).after_output()
+}
+
+fn run_code(args: &ExplainArgs) -> i32 {
     use std::io::IsTerminal;
     let host = match Host::new(
         args.root.clone(),

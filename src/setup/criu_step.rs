@@ -1,28 +1,21 @@
 //! The `criu-install` step: CRIU present and able to do the job on this
 //! kernel, installed with apt (the distro's, or Debian testing's through a
-//! pin), or the right instructions for everyone else.
+//! pin), or the right instructions for everyone else. Planning is pure;
+//! [`apply`] installs, then checks what it installed.
 
-use super::{Action, CriuSource, Options, PlannedStep, Status};
-use crate::apt::{self, Inst};
-use crate::criu::{self, Verdict, Version};
-use crate::distro::Family;
+use super::facts::{Facts, TESTING_ALLOWED, testing_pin, testing_sources};
+use super::{Action, CriuSource, Flags, PlannedStep, Status, StepId};
+use crate::apt;
+use crate::criu::{self, Version};
 use crate::fsio;
 use crate::host::Host;
-use crate::ui::Progress;
-use anyhow::{Context, Result, bail};
-use std::path::Path;
+use crate::observe::CriuCheck;
+use crate::progress::Progress;
+use anyhow::Result;
 use std::time::Duration;
 
-/// The packages CRIU may bring from Debian testing; anything else refuses.
-pub const TESTING_ALLOWED: &[&str] = &["criu", "libcompel1", "libnet9", "libnl-3-200"];
 pub const TESTING_SOURCES: &str = "/etc/apt/sources.list.d/dockpoint-criu-testing.sources";
 pub const TESTING_PIN: &str = "/etc/apt/preferences.d/dockpoint-criu-testing";
-/// The install from testing, simulated: only what CRIU needs, no recommends.
-const TESTING_INSTALL: &[&str] = &["-s", "--no-install-recommends", "install", "criu"];
-
-fn from_testing_not_allowed(i: &Inst) -> bool {
-    i.release.contains(":testing") && !TESTING_ALLOWED.contains(&i.package.as_str())
-}
 
 #[derive(Debug, Clone)]
 pub enum Install {
@@ -32,178 +25,133 @@ pub enum Install {
     Testing { mirror: String },
 }
 
-fn template(family: Family, id: &str) -> &'static str {
-    match (family, id) {
-        (Family::Debian, "ubuntu") => include_str!("../../templates/criu/ubuntu.txt"),
-        (Family::Debian, "debian") => include_str!("../../templates/criu/debian.txt"),
-        (Family::Debian, _) => include_str!("../../templates/criu/debian.txt"),
-        (Family::Fedora, _) => include_str!("../../templates/criu/fedora.txt"),
-        (Family::Suse, _) => include_str!("../../templates/criu/suse.txt"),
-        (Family::Arch, _) => include_str!("../../templates/criu/arch.txt"),
-        (Family::Alpine, _) => include_str!("../../templates/criu/alpine.txt"),
-        (Family::Other, _) => include_str!("../../templates/criu/other.txt"),
-    }
+fn instructions(f: &Facts, candidate: Option<&str>) -> String {
+    criu::instructions(&f.distro, f.min_criu(), candidate)
 }
 
-/// The instructions for this distro, with its own values filled in.
-pub fn instructions(opts: &Options, candidate: Option<&str>) -> String {
-    let d = &opts.distro;
-    let is_ubuntu = d.id == "ubuntu" || d.ubuntu_codename.is_some();
-    let t = template(d.family, if is_ubuntu { "ubuntu" } else { &d.id });
-    let min = opts.min_criu().to_string();
-    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    t.replace("{min}", &min)
-        .replace("{pretty}", d.pretty_name.as_deref().unwrap_or(&d.id))
-        .replace("{id}", &d.id)
-        .replace("{version_id}", &dash(&d.version_id))
-        .replace("{codename}", &dash(&d.codename))
-        .replace(
-            "{ubuntu_codename}",
-            &d.ubuntu_codename
-                .clone()
-                .or(d.codename.clone())
-                .unwrap_or_default(),
-        )
-        .replace("{candidate}", candidate.unwrap_or("none"))
-        .trim_end()
-        .to_string()
+fn manual(mut s: PlannedStep, f: &Facts, message: String) -> PlannedStep {
+    s.status = Status::Manual;
+    s.method = Some("instructions");
+    s.instructions = Some(instructions(f, None));
+    s.message = format!("{message}\n{}", instructions(f, None));
+    s
 }
 
-/// The installed CRIU binary and its version.
-fn installed(host: &Host) -> Option<(String, Option<Version>)> {
-    criu::find_installed(host, Duration::from_secs(30))
-}
-
-/// `criu check`: Ok(()) or the first error line (or why it could not run).
-fn check(host: &Host, path: &str) -> std::result::Result<(), String> {
-    criu::run_check(host, path, Duration::from_secs(30)).unwrap_or_else(|e| Err(format!("{e:#}")))
-}
-
-fn verdict_for(opts: &Options, v: Version) -> Verdict {
-    match &opts.kernel {
-        Some(k) => criu::verdict(v, k.version, &k.arch),
-        None => Verdict::Ok,
-    }
-}
-
-pub fn plan(host: &Host, opts: &Options) -> PlannedStep {
-    let mut s = PlannedStep::new("criu-install");
-    let present = installed(host);
-    if let Some((path, version)) = &present {
-        let Some(v) = version else {
-            s.status = Status::Ok;
-            s.message = format!("CRIU is installed at {path}");
+/// Plan CRIU from the facts: pure.
+pub fn plan(f: &Facts, flags: &Flags) -> PlannedStep {
+    let mut s = PlannedStep::new(StepId::CriuInstall);
+    if let Some(c) = &f.criu {
+        let Some(v) = c.version else {
+            s.message = format!("CRIU is installed at {}", c.path);
             return s;
         };
         s.version = Some(v.to_string());
-        let verdict = verdict_for(opts, *v);
+        let verdict = f.verdict(v);
         if verdict.is_ok() {
-            return match check(host, path) {
-                Ok(()) => {
-                    s.status = Status::Ok;
-                    s.message = format!("CRIU {v} at {path}; criu check: Looks good.");
+            let at = format!("CRIU {v} at {}", c.path);
+            return match &f.criu_check {
+                CriuCheck::Passed => {
+                    s.message = format!("{at}; criu check: Looks good.");
                     s
                 }
-                Err(e) => s.failed(format!(
-                    "CRIU {v} at {path} is new enough, but `criu check` fails: {e}"
+                CriuCheck::NeedsRoot => {
+                    s.message = format!(
+                        "{at} is new enough for this kernel; criu check not run (it needs root)"
+                    );
+                    s
+                }
+                CriuCheck::NotRun(why) if why.is_empty() => {
+                    s.message = format!("{at} is new enough for this kernel");
+                    s
+                }
+                CriuCheck::NotRun(why) => {
+                    s.message = format!("{at} is new enough; criu check not run: {why}");
+                    s
+                }
+                CriuCheck::Failed(e) => {
+                    s.failed(format!("{at} is new enough, but `criu check` fails: {e}"))
+                }
+                CriuCheck::Error(e) => s.failed(format!(
+                    "{at} is new enough, but `criu check` could not run: {e}"
                 )),
             };
         }
-        if opts.criu_source == CriuSource::Distro {
+        if flags.criu_source == CriuSource::Distro {
             // Maybe the distro has a newer one.
-            if let Some(c) = candidate_upgrade(host, opts, *v) {
-                return plan_apt(host, opts, s, Some(c), false);
+            if let Some(c) = candidate_upgrade(f, flags, v) {
+                return plan_apt(f, s, Some(c), false);
             }
             s.method = Some("instructions");
-            s.instructions = Some(instructions(opts, None));
-            s.offer_testing = opts.distro.id == "debian";
+            s.instructions = Some(instructions(f, None));
+            s.offer_testing = f.distro.id == "debian" && f.live;
             return s.failed(format!(
                 "CRIU {v} is installed, but {}. Ways to a new enough CRIU:\n{}",
                 verdict.reason().unwrap_or_default(),
-                instructions(opts, None)
+                instructions(f, None)
             ));
         }
     }
-    if opts.no_install {
+    if flags.no_install {
         s.status = Status::Skipped;
         s.message = "--no-install: CRIU is not installed and was left to you".into();
         return s;
     }
-    let debian_apt = opts.distro.family == Family::Debian && apt::has_apt(host);
-    if debian_apt && apt::can_chroot(host) && opts.criu_source == CriuSource::Distro {
+    if let Some(apt) = f.apt.as_ref().filter(|a| a.chroot)
+        && flags.criu_source == CriuSource::Distro
+        && (apt.policy.candidate.is_some() || !apt.lists)
+    {
         // An image build: apt inside the root, through chroot.
-        let pol = apt::policy(host, "criu", &[]).unwrap_or_default();
-        if pol.candidate.is_some() || !has_lists(host) {
-            let mut s = plan_apt(host, opts, s, pol.candidate, !has_lists(host));
-            s.message = format!(
-                "{} inside {} (chroot; /proc, /sys, /dev mounted for it in a private mount namespace)",
-                s.message,
-                host.fs.path().display()
-            );
-            return s;
-        }
+        let mut s = plan_apt(f, s, apt.policy.candidate.clone(), !apt.lists);
+        s.message = format!(
+            "{} inside {} (chroot; /proc, /sys, /dev mounted for it in a private mount namespace)",
+            s.message,
+            f.root.as_deref().unwrap_or("the root")
+        );
+        return s;
     }
-    if !host.live {
+    if !f.live {
         s.status = Status::Skipped;
-        s.method = Some(if debian_apt { "apt" } else { "instructions" });
-        s.instructions = Some(instructions(opts, None));
+        s.method = Some(if f.apt.is_some() {
+            "apt"
+        } else {
+            "instructions"
+        });
+        s.instructions = Some(instructions(f, None));
         s.message = format!(
-            "--root: installing packages needs a live system; CRIU is not in the root. In the image:\n{}",
-            instructions(opts, None)
+            "--root: installing packages needs a live system or apt inside the image run as root; CRIU is not in the root. In the image:\n{}",
+            instructions(f, None)
         );
         return s;
     }
-    if !debian_apt {
-        s.status = Status::Manual;
-        s.method = Some("instructions");
-        s.instructions = Some(instructions(opts, None));
-        s.message = format!("CRIU is not installed.\n{}", instructions(opts, None));
-        return s;
+    let Some(apt) = &f.apt else {
+        return manual(s, f, "CRIU is not installed.".into());
+    };
+    if flags.criu_source == CriuSource::DebianTesting {
+        return plan_testing(f, s);
     }
-    if opts.criu_source == CriuSource::DebianTesting {
-        return plan_testing(host, opts, s);
+    if apt.policy.candidate.is_none() && apt.lists {
+        let m = format!("apt has no criu package for {}.", f.distro.describe());
+        return manual(s, f, m);
     }
-    let pol = apt::policy(host, "criu", &[]).unwrap_or_default();
-    let lists_empty = !has_lists(host);
-    if pol.candidate.is_none() && !lists_empty {
-        s.status = Status::Manual;
-        s.method = Some("instructions");
-        s.instructions = Some(instructions(opts, None));
-        s.message = format!(
-            "apt has no criu package for {}.\n{}",
-            opts.distro.describe(),
-            instructions(opts, None)
-        );
-        return s;
-    }
-    plan_apt(host, opts, s, pol.candidate, lists_empty)
-}
-
-fn has_lists(host: &Host) -> bool {
-    host.fs
-        .read_dir("/var/lib/apt/lists")
-        .map(|names| names.iter().any(|n| n.ends_with("_Packages")))
-        .unwrap_or(false)
+    plan_apt(f, s, apt.policy.candidate.clone(), !apt.lists)
 }
 
 /// A distro candidate newer than the installed CRIU that does the job.
-fn candidate_upgrade(host: &Host, opts: &Options, installed: Version) -> Option<String> {
-    if opts.distro.family != Family::Debian || !apt::has_apt(host) || opts.no_install {
+fn candidate_upgrade(f: &Facts, flags: &Flags, installed: Version) -> Option<String> {
+    if flags.no_install {
         return None;
     }
-    let c = apt::policy(host, "criu", &[]).ok()?.candidate?;
+    let c = f.apt.as_ref()?.policy.candidate.clone()?;
     let v = Version::parse(&c)?;
-    (v > installed && verdict_for(opts, v).is_ok()).then_some(c)
+    (v > installed && f.verdict(v).is_ok()).then_some(c)
 }
 
 fn plan_apt(
-    host: &Host,
-    opts: &Options,
+    f: &Facts,
     mut s: PlannedStep,
     candidate: Option<String>,
     update_first: bool,
 ) -> PlannedStep {
-    let _ = host;
     s.status = Status::Changed;
     s.method = Some("apt");
     s.action = Some(Action::Install(Install::Apt { update_first }));
@@ -213,11 +161,11 @@ fn plan_apt(
     s.message = format!("install CRIU {c} with apt-get install criu");
     if let Some(v) = candidate.as_deref().and_then(Version::parse) {
         s.version = Some(v.to_string());
-        if let Some(reason) = verdict_for(opts, v).reason() {
-            s.offer_testing = opts.distro.id == "debian";
+        if let Some(reason) = f.verdict(v).reason() {
+            s.offer_testing = f.distro.id == "debian" && f.live;
             s.message.push_str(&format!(
                 "\n    warning: {reason}.\n    Ways to a new enough CRIU:\n{}",
-                indent(&instructions(opts, candidate.as_deref()), 6)
+                indent(&instructions(f, candidate.as_deref()), 6)
             ));
         }
     }
@@ -231,208 +179,27 @@ fn indent(text: &str, n: usize) -> String {
         .join("\n")
 }
 
-/// The host's own Debian mirror, from its apt sources.
-pub fn debian_mirror(host: &Host) -> Option<String> {
-    let mut texts: Vec<String> = Vec::new();
-    for f in host
-        .fs
-        .read_dir("/etc/apt/sources.list.d")
-        .unwrap_or_default()
-    {
-        if f.contains("dockpoint") {
-            continue;
-        }
-        if let Some(t) = host.fs.read_quiet(&format!("/etc/apt/sources.list.d/{f}")) {
-            texts.push(t);
-        }
-    }
-    if let Some(t) = host.fs.read_quiet("/etc/apt/sources.list") {
-        texts.push(t);
-    }
-    texts.iter().flat_map(|t| t.lines()).find_map(|l| {
-        let l = l.trim();
-        let uri = if let Some(rest) = l.strip_prefix("URIs:") {
-            rest.split_whitespace().next()
-        } else if l.starts_with("deb ") {
-            l.split_whitespace().skip(1).find(|w| !w.starts_with('['))
-        } else {
-            None
-        }?;
-        let uri = uri.trim_end_matches('/');
-        (uri.ends_with("/debian") && uri.starts_with("http")).then(|| uri.to_string())
-    })
-}
-
-pub fn testing_sources(mirror: &str) -> String {
-    format!(
-        "# Written by dockpoint (--criu-source debian-testing): Debian testing, for CRIU only\n\
-         # (see {TESTING_PIN}). Remove both files and run apt-get update to undo.\n\
-         Types: deb\nURIs: {mirror}\nSuites: testing\nComponents: main\n\
-         Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
-    )
-}
-
-pub fn testing_pin() -> String {
-    format!(
-        "# Written by dockpoint (--criu-source debian-testing): admit only CRIU and its own\n\
-         # libraries from Debian testing; nothing else from testing is ever installed.\n\
-         Package: *\nPin: release a=testing\nPin-Priority: -10\n\n\
-         Package: {}\nPin: release a=testing\nPin-Priority: 600\n",
-        TESTING_ALLOWED.join(" ")
-    )
-}
-
-/// Simulate installing CRIU from Debian testing in a private copy of apt's
-/// state, in a temp directory of the machine that is removed afterwards:
-/// the host's apt configuration, lists and logs are not touched (a dry run
-/// writes nothing on the host). Live hosts only.
-pub fn simulate_testing(host: &Host, mirror: &str, progress: &Progress) -> Result<Vec<Inst>> {
-    let tmp = tempfile::Builder::new()
-        .prefix("dockpoint-apt-sim-")
-        .tempdir()
-        .context("cannot create a temp directory for the apt simulation")?;
-    let t = tmp.path();
-    for d in [
-        "sources.list.d",
-        "preferences.d",
-        "lists/partial",
-        "cache/archives/partial",
-    ] {
-        std::fs::create_dir_all(t.join(d))?;
-    }
-    let copy_dir = |from: &str, to: &Path| {
-        for name in host.fs.read_dir(from).unwrap_or_default() {
-            let src = format!("{from}/{name}");
-            if let Ok(Some(mut f)) = host.fs.open_file(&src)
-                && let Ok(mut out) = std::fs::File::create(to.join(&name))
-            {
-                let _ = std::io::copy(&mut f, &mut out);
-            }
-        }
-    };
-    copy_dir("/etc/apt/sources.list.d", &t.join("sources.list.d"));
-    copy_dir("/etc/apt/preferences.d", &t.join("preferences.d"));
-    copy_dir("/var/lib/apt/lists", &t.join("lists"));
-    std::fs::write(
-        t.join("sources.list.d/dockpoint-criu-testing.sources"),
-        testing_sources(mirror),
-    )?;
-    std::fs::write(
-        t.join("preferences.d/dockpoint-criu-testing"),
-        testing_pin(),
-    )?;
-    let p = |s: &Path| s.display().to_string();
-    let opts = [
-        format!("-oDir::Etc::SourceParts={}", p(&t.join("sources.list.d"))),
-        format!(
-            "-oDir::Etc::PreferencesParts={}",
-            p(&t.join("preferences.d"))
-        ),
-        format!("-oDir::State::Lists={}", p(&t.join("lists"))),
-        format!("-oDir::Cache={}", p(&t.join("cache"))),
-        "-oDebug::NoLocking=1".into(),
-    ];
-    let o: Vec<&str> = opts.iter().map(String::as_str).collect();
-    let mut log = apt::Log::memory();
-    let upd = apt::run_logged(
-        host,
-        &[&o[..], &["update"]].concat(),
-        Duration::from_secs(300),
-        &mut log,
-        progress,
-    )?;
-    if !upd.success() {
-        bail!(
-            "could not read Debian testing from {mirror} (apt-get update failed; log {}):\n{}",
-            log.describe(),
-            upd.tail(5)
+fn plan_testing(f: &Facts, mut s: PlannedStep) -> PlannedStep {
+    if f.distro.id != "debian" {
+        let m = format!(
+            "--criu-source debian-testing is for Debian hosts; this is {}.",
+            f.distro.describe()
         );
+        return manual(s, f, m);
     }
-    progress.phase("simulating apt-get install criu from testing");
-    let sim = apt::run_logged(
-        host,
-        &[&o[..], TESTING_INSTALL].concat(),
-        Duration::from_secs(120),
-        &mut log,
-        progress,
-    )?;
-    let inst = apt::parse_sim(&sim.stdout);
-    // Ordinary dependencies from the host's own release are fine; from
-    // testing only CRIU and its own libraries may come.
-    let outside: Vec<&Inst> = inst
-        .iter()
-        .filter(|i| from_testing_not_allowed(i))
-        .collect();
-    if sim.success() && outside.is_empty() {
-        return Ok(inst);
-    }
-    // Say what CRIU from testing would really need.
-    let wide = apt::run_logged(
-        host,
-        &[
-            &o[..],
-            &[
-                "-s",
-                "-t",
-                "testing",
-                "--no-install-recommends",
-                "install",
-                "criu",
-            ],
-        ]
-        .concat(),
-        Duration::from_secs(120),
-        &mut log,
-        progress,
-    )?;
-    let needs: Vec<String> = apt::parse_sim(&wide.stdout)
-        .into_iter()
-        .filter(from_testing_not_allowed)
-        .map(|i| match i.from {
-            Some(f) => format!("{} {f} -> {}", i.package, i.to),
-            None => format!("{} {} (new)", i.package, i.to),
-        })
-        .collect();
-    let libc = needs.iter().any(|n| n.starts_with("libc6 "));
-    bail!(
-        "CRIU from Debian testing would also upgrade {} on this host{}; refused, nothing was changed (simulation log {})",
-        if needs.is_empty() {
-            sim.tail(4)
-        } else {
-            needs.join(", ")
-        },
-        if libc {
-            " (a new C library under every program: not something a CRIU install should do)"
-        } else {
-            ""
-        },
-        log.describe()
-    )
-}
-
-fn plan_testing(host: &Host, opts: &Options, mut s: PlannedStep) -> PlannedStep {
-    if opts.distro.id != "debian" {
-        s.method = Some("instructions");
-        s.instructions = Some(instructions(opts, None));
-        s.status = Status::Manual;
-        s.message = format!(
-            "--criu-source debian-testing is for Debian hosts; this is {}.\n{}",
-            opts.distro.describe(),
-            instructions(opts, None)
-        );
-        return s;
-    }
-    let Some(mirror) = debian_mirror(host) else {
+    let Some(mirror) = f.apt.as_ref().and_then(|a| a.mirror.clone()) else {
         return s.failed("--criu-source debian-testing: no Debian mirror in /etc/apt/sources.list(.d); add one or install CRIU another way".into());
     };
-    let progress = Progress::start(&host.term, "criu-install: checking Debian testing");
-    match simulate_testing(host, &mirror, &progress) {
-        Ok(inst) => {
-            progress.finish("the simulation passed");
+    s.method = Some("apt");
+    match &f.testing {
+        None => s.failed(
+            "--criu-source debian-testing: the simulation did not run (CRIU is already good here, or this is not a live Debian host)".into(),
+        ),
+        Some(Err(e)) => s.failed(format!("--criu-source debian-testing: {e}")),
+        Some(Ok(inst)) => {
             let crit = inst.iter().find(|i| i.package == "criu");
             s.version = crit.and_then(|i| Version::parse(&i.to).map(|v| v.to_string()));
             s.status = Status::Changed;
-            s.method = Some("apt");
             s.message = format!(
                 "install CRIU {} from Debian testing through an apt pin ({TESTING_PIN}) admitting only {}; it pulls: {}",
                 crit.map_or("?", |i| i.to.as_str()),
@@ -445,21 +212,17 @@ fn plan_testing(host: &Host, opts: &Options, mut s: PlannedStep) -> PlannedStep 
             s.action = Some(Action::Install(Install::Testing { mirror }));
             s
         }
-        Err(e) => {
-            progress.finish("refused");
-            s.method = Some("apt");
-            s.failed(format!("--criu-source debian-testing: {e:#}"))
-        }
     }
 }
 
 /// Install, then check that what is installed can do the job here.
-pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
+pub fn apply(host: &Host, f: &Facts, flags: &Flags, s: &mut PlannedStep, how: Install) {
+    let _ = flags;
     let progress = Progress::start(&host.term, "criu-install");
     let result = (|| -> Result<String> {
         let mut log = apt::Log::create(host, "apt-criu")?;
         s.log = log.path.clone();
-        apt::wait_for_dpkg_lock(host, Duration::from_secs(opts.lock_wait_secs), &progress)?;
+        apt::wait_for_dpkg_lock(host, Duration::from_secs(120), &progress)?;
         let mut wrote: Vec<(String, Option<Vec<u8>>, Vec<u8>)> = Vec::new();
         if let Install::Testing { mirror } = &how {
             for (path, text) in [
@@ -512,7 +275,7 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
                 "apt-get install criu failed (log {}):\n{}\nInstall it by hand:\n{}",
                 log.describe(),
                 out.tail(8),
-                instructions(opts, None)
+                instructions(f, None)
             )));
         }
         Ok(if wrote.is_empty() {
@@ -531,10 +294,11 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
         }
     };
     progress.finish("installed");
+    let root = f.root.as_deref().unwrap_or("/");
     if !host.live {
         // An image: the version from inside it; criu check needs the kernel
         // the image will boot on, so it is the doctor's job there.
-        let version = installed(host).and_then(|(path, _)| {
+        let version = criu::find_installed(host, Duration::from_secs(30)).and_then(|(path, _)| {
             let out = host
                 .run(&apt::command(
                     host,
@@ -550,46 +314,49 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
                 s.version = Some(v.to_string());
                 s.status = Status::Changed;
                 s.message = format!(
-                    "installed CRIU {v} at {path} inside {} with apt through chroot{how_note}; criu check is not run under --root: run dockpoint doctor on the host that boots this image (it needs CRIU >= {} on kernels >= 6.16)",
-                    host.fs.path().display(),
+                    "installed CRIU {v} at {path} inside {root} with apt through chroot{how_note}; criu check is not run under --root: run dockpoint doctor on the host that boots this image (it needs CRIU >= {} on kernels >= 6.16)",
                     Version(4, 2, 0)
                 );
             }
             None => {
                 s.status = Status::Failed;
                 s.message = format!(
-                    "apt-get install criu succeeded but no working criu was found inside {}",
-                    host.fs.path().display()
+                    "apt-get install criu succeeded but no working criu was found inside {root}"
                 );
             }
         }
         return;
     }
-    let Some((path, Some(v))) = installed(host) else {
+    let Some((path, Some(v))) = criu::find_installed(host, Duration::from_secs(30)) else {
         s.status = Status::Failed;
         s.message = "apt-get install criu succeeded but no working criu binary was found".into();
         return;
     };
     s.version = Some(v.to_string());
-    let verdict = verdict_for(opts, v);
-    if let Some(reason) = verdict.reason() {
+    if let Some(reason) = f.verdict(v).reason() {
         s.status = Status::Failed;
         s.offer_testing = false;
         s.message = format!(
             "installed CRIU {v} at {path}{how_note}, but {reason}.\nWays to a new enough CRIU:\n{}",
-            instructions(opts, Some(&v.to_string()))
+            instructions(f, Some(&v.to_string()))
         );
         return;
     }
-    match check(host, &path) {
-        Ok(()) => {
+    match criu::run_check(host, &path, Duration::from_secs(30)) {
+        Ok(Ok(())) => {
             s.status = Status::Changed;
             s.message = format!("installed CRIU {v} at {path}{how_note}; criu check: Looks good.");
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             s.status = Status::Failed;
             s.message =
                 format!("installed CRIU {v} at {path}{how_note}, but `criu check` fails: {e}");
+        }
+        Err(e) => {
+            s.status = Status::Failed;
+            s.message = format!(
+                "installed CRIU {v} at {path}{how_note}, but `criu check` could not run: {e:#}"
+            );
         }
     }
 }
@@ -597,68 +364,86 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, how: Install) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apt::{Inst, Policy};
     use crate::distro::{self, Distro};
-    use crate::host::{RecordingRunner, Term};
-    use crate::setup::Kernel;
-
-    /// A live host whose files live in a temp dir and whose commands are scripted.
-    fn host(dir: &Path, runner: RecordingRunner) -> Host {
-        Host {
-            fs: crate::rootfs::Root::open(dir).unwrap(),
-            live: true,
-            runner: Box::new(runner),
-            term: Term::plain(),
-        }
-    }
-
-    fn opts(os_release: &str) -> Options {
-        Options {
-            distro: Distro::from_fields(&distro::parse(os_release), Some("/etc/os-release".into())),
-            kernel: Some(Kernel {
-                version: Version(6, 18, 44),
-                release: "6.18.44".into(),
-                arch: "x86_64".into(),
-            }),
-            ..Options::default()
-        }
-    }
+    use crate::observe::{Apt, Criu, Kernel};
 
     const DEBIAN: &str = "ID=debian\nVERSION_ID=13\nVERSION_CODENAME=trixie\n";
 
-    fn touch(dir: &Path, rel: &str) {
-        let p = dir.join(rel.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, "").unwrap();
+    /// A live host on kernel 6.18 (x86_64) with the given os-release.
+    fn facts(os_release: &str) -> Facts {
+        let mut f = super::super::steps::tests::facts(None, None);
+        f.live = true;
+        f.root = None;
+        f.distro = Distro::from_fields(&distro::parse(os_release), Some("/etc/os-release".into()));
+        f.kernel = Some(Kernel {
+            version: Version(6, 18, 44),
+            release: "6.18.44".into(),
+            arch: "x86_64".into(),
+        });
+        f
+    }
+
+    fn apt(candidate: Option<&str>, lists: bool) -> Option<Apt> {
+        Some(Apt {
+            policy: Policy {
+                installed: None,
+                candidate: candidate.map(str::to_owned),
+            },
+            lists,
+            chroot: false,
+            mirror: Some("http://mirror.example/debian".into()),
+        })
+    }
+
+    fn installed(v: Version, check: CriuCheck) -> (Option<Criu>, CriuCheck) {
+        (
+            Some(Criu {
+                path: "/usr/sbin/criu".into(),
+                version: Some(v),
+            }),
+            check,
+        )
     }
 
     #[test]
     fn installed_and_good_is_ok_after_criu_check() {
-        let d = tempfile::tempdir().unwrap();
-        touch(d.path(), "/usr/sbin/criu");
-        let r = RecordingRunner::default()
-            .answer("/usr/sbin/criu --version", 0, "Version: 4.2.1\n", "")
-            .answer("/usr/sbin/criu check", 0, "Looks good.\n", "");
-        let h = host(d.path(), r);
-        let s = plan(&h, &opts(DEBIAN));
+        let mut f = facts(DEBIAN);
+        (f.criu, f.criu_check) = installed(Version(4, 2, 1), CriuCheck::Passed);
+        let s = plan(&f, &Flags::default());
         assert_eq!(s.status, Status::Ok, "{}", s.message);
         assert_eq!(s.version.as_deref(), Some("4.2.1"));
+        assert!(s.message.contains("Looks good"));
         assert!(s.action.is_none());
     }
 
     #[test]
+    fn without_root_criu_check_is_not_run_and_not_a_failure() {
+        let mut f = facts(DEBIAN);
+        (f.criu, f.criu_check) = installed(Version(4, 2, 1), CriuCheck::NeedsRoot);
+        let s = plan(&f, &Flags::default());
+        assert_eq!(s.status, Status::Ok, "{}", s.message);
+        assert!(s.message.contains("needs root"), "{}", s.message);
+    }
+
+    #[test]
+    fn a_failing_criu_check_fails_the_step_with_its_line() {
+        let mut f = facts(DEBIAN);
+        (f.criu, f.criu_check) = installed(
+            Version(4, 2, 1),
+            CriuCheck::Failed("Error (criu/cr-check.c:1): x".into()),
+        );
+        let s = plan(&f, &Flags::default());
+        assert_eq!(s.status, Status::Failed);
+        assert!(s.message.contains("cr-check.c"), "{}", s.message);
+    }
+
+    #[test]
     fn installed_but_too_old_for_this_kernel_fails_with_the_ways() {
-        let d = tempfile::tempdir().unwrap();
-        touch(d.path(), "/usr/sbin/criu");
-        let r = RecordingRunner::default()
-            .answer("/usr/sbin/criu --version", 0, "Version: 3.17.1\n", "")
-            .answer(
-                "apt-cache policy criu",
-                0,
-                "criu:\n  Installed: 3.17.1-2\n  Candidate: 3.17.1-2\n",
-                "",
-            );
-        let h = host(d.path(), r);
-        let s = plan(&h, &opts(DEBIAN));
+        let mut f = facts(DEBIAN);
+        (f.criu, f.criu_check) = installed(Version(3, 17, 1), CriuCheck::NotRun(String::new()));
+        f.apt = apt(Some("3.17.1-2"), true);
+        let s = plan(&f, &Flags::default());
         assert_eq!(s.status, Status::Failed);
         assert!(s.message.contains("vDSO"), "{}", s.message);
         assert!(s.message.contains("--criu-source debian-testing"));
@@ -666,28 +451,20 @@ mod tests {
     }
 
     #[test]
+    fn a_newer_distro_candidate_is_planned_as_an_upgrade() {
+        let mut f = facts(DEBIAN);
+        (f.criu, f.criu_check) = installed(Version(4, 1, 1), CriuCheck::NotRun(String::new()));
+        f.apt = apt(Some("4.2.1-1"), true);
+        let s = plan(&f, &Flags::default());
+        assert_eq!(s.status, Status::Changed, "{}", s.message);
+        assert_eq!(s.version.as_deref(), Some("4.2.1"));
+    }
+
+    #[test]
     fn missing_on_debian_plans_apt_and_warns_before_installing() {
-        let d = tempfile::tempdir().unwrap();
-        touch(d.path(), "/usr/bin/apt-get");
-        touch(
-            d.path(),
-            "/var/lib/apt/lists/deb_dists_trixie_main_binary-amd64_Packages",
-        );
-        let r = std::sync::Arc::new(RecordingRunner::default().answer(
-            "apt-cache policy criu",
-            0,
-            "criu:\n  Installed: (none)\n  Candidate: 4.1.1-1\n",
-            "",
-        ));
-        let h = Host {
-            fs: crate::rootfs::Root::open(d.path()).unwrap(),
-            live: true,
-            runner: Box::new(r.clone()),
-            term: Term::plain(),
-        };
-        let s = plan(&h, &opts(DEBIAN));
-        // Planning only looks: the one command it ran is a policy look-up.
-        assert_eq!(r.calls(), ["apt-cache policy criu"]);
+        let mut f = facts(DEBIAN);
+        f.apt = apt(Some("4.1.1-1"), true);
+        let s = plan(&f, &Flags::default());
         assert_eq!(s.status, Status::Changed);
         assert_eq!(s.method, Some("apt"));
         assert!(matches!(
@@ -701,10 +478,9 @@ mod tests {
 
     #[test]
     fn empty_apt_lists_mean_update_first() {
-        let d = tempfile::tempdir().unwrap();
-        touch(d.path(), "/usr/bin/apt-get");
-        let r = RecordingRunner::default().answer("apt-cache policy criu", 0, "", "");
-        let s = plan(&host(d.path(), r), &opts(DEBIAN));
+        let mut f = facts(DEBIAN);
+        f.apt = apt(None, false);
+        let s = plan(&f, &Flags::default());
         assert!(matches!(
             s.action,
             Some(Action::Install(Install::Apt { update_first: true }))
@@ -713,17 +489,10 @@ mod tests {
 
     #[test]
     fn no_candidate_is_manual_with_instructions() {
-        let d = tempfile::tempdir().unwrap();
-        touch(d.path(), "/usr/bin/apt-get");
-        touch(d.path(), "/var/lib/apt/lists/x_Packages");
-        let r = RecordingRunner::default().answer(
-            "apt-cache policy criu",
-            0,
-            "criu:\n  Installed: (none)\n  Candidate: (none)\n",
-            "",
-        );
         let ubuntu = "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"20.04\"\nVERSION_CODENAME=focal\nUBUNTU_CODENAME=focal\n";
-        let s = plan(&host(d.path(), r), &opts(ubuntu));
+        let mut f = facts(ubuntu);
+        f.apt = apt(None, true);
+        let s = plan(&f, &Flags::default());
         assert_eq!(s.status, Status::Manual);
         assert_eq!(s.method, Some("instructions"));
         assert!(s.instructions.as_deref().unwrap().contains("ppa:criu/ppa"));
@@ -741,8 +510,7 @@ mod tests {
             ("ID=alpine\nVERSION_ID=3.20.0\n", "edge/testing"),
             ("ID=nixos\n", "criu.org/Installation"),
         ] {
-            let d = tempfile::tempdir().unwrap();
-            let s = plan(&host(d.path(), RecordingRunner::default()), &opts(os));
+            let s = plan(&facts(os), &Flags::default());
             assert_eq!(s.status, Status::Manual, "{os}");
             assert!(s.message.contains(needle), "{os}: {}", s.message);
             assert!(s.message.contains("4.2.0"), "the minimum for this kernel");
@@ -751,33 +519,56 @@ mod tests {
 
     #[test]
     fn testing_source_is_for_debian_only() {
-        let d = tempfile::tempdir().unwrap();
-        touch(d.path(), "/usr/bin/apt-get");
-        let mut o =
-            opts("ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"24.04\"\nUBUNTU_CODENAME=noble\n");
-        o.criu_source = CriuSource::DebianTesting;
-        let s = plan(&host(d.path(), RecordingRunner::default()), &o);
+        let mut f =
+            facts("ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"24.04\"\nUBUNTU_CODENAME=noble\n");
+        f.apt = apt(None, true);
+        let flags = Flags {
+            criu_source: CriuSource::DebianTesting,
+            ..Flags::default()
+        };
+        let s = plan(&f, &flags);
         assert_eq!(s.status, Status::Manual);
         assert!(s.message.contains("ppa:criu/ppa"), "{}", s.message);
     }
 
     #[test]
-    fn mirror_comes_from_the_hosts_sources() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("etc/apt/sources.list.d");
-        std::fs::create_dir_all(&p).unwrap();
-        std::fs::write(
-            p.join("debian.sources"),
-            "Types: deb\nURIs: http://mirror.example/debian/\nSuites: trixie\n",
-        )
-        .unwrap();
-        let h = host(d.path(), RecordingRunner::default());
-        assert_eq!(
-            debian_mirror(&h).as_deref(),
-            Some("http://mirror.example/debian")
-        );
-        let pin = testing_pin();
-        assert!(pin.contains("Pin-Priority: -10"));
-        assert!(pin.contains("Package: criu libcompel1 libnet9 libnl-3-200"));
+    fn testing_plans_from_the_simulation() {
+        let flags = Flags {
+            criu_source: CriuSource::DebianTesting,
+            ..Flags::default()
+        };
+        let mut f = facts(DEBIAN);
+        f.apt = apt(Some("4.1.1-1"), true);
+        f.testing = Some(Err("would also upgrade libc6 2.36 -> 2.41".into()));
+        let s = plan(&f, &flags);
+        assert_eq!(s.status, Status::Failed);
+        assert!(s.message.contains("libc6"), "{}", s.message);
+        assert!(s.action.is_none());
+        f.testing = Some(Ok(vec![Inst {
+            package: "criu".into(),
+            from: None,
+            to: "4.2.1-1".into(),
+            release: "Debian:testing".into(),
+        }]));
+        let s = plan(&f, &flags);
+        assert_eq!(s.status, Status::Changed, "{}", s.message);
+        assert_eq!(s.version.as_deref(), Some("4.2.1"));
+        assert!(matches!(
+            s.action,
+            Some(Action::Install(Install::Testing { .. }))
+        ));
+    }
+
+    #[test]
+    fn no_install_skips_a_missing_criu() {
+        let mut f = facts(DEBIAN);
+        f.apt = apt(Some("4.2.1-1"), true);
+        let flags = Flags {
+            no_install: true,
+            ..Flags::default()
+        };
+        let s = plan(&f, &flags);
+        assert_eq!(s.status, Status::Skipped);
+        assert!(s.action.is_none());
     }
 }

@@ -1,28 +1,31 @@
-//! `dockpoint setup`: a desired-state engine. Plan every step from the host
-//! as it is, show the plan with a diff per file, confirm once, apply, report.
+//! `dockpoint setup`: observe, plan, apply.
+//!
+//! 1. Observe: the [`Observer`] gathers every fact once ([`facts::gather`]).
+//! 2. Plan: [`plan`] is a pure function of the facts and the flags; each
+//!    step of [`steps::STEPS`] plans from them and from the steps before it.
+//! 3. Show the plan with a diff per file; confirm once.
+//! 4. Apply ([`apply`]): the only code that changes anything.
+//!
+//! A dry run or a cancel stops after 3: nothing is written anywhere.
 
 mod criu_step;
+pub mod facts;
 mod restart_step;
-mod steps;
+pub mod steps;
+mod view;
 
-pub use steps::{DAEMON_JSON, RUNC_CONF, STEPS};
+pub use facts::Facts;
+pub use steps::{STEPS, StepId};
 
 use crate::cli::{CriuSourceArg, Format, SetupArgs};
-use crate::criu::Version;
-use crate::daemon_json::DaemonInputs;
-use crate::distro::{self, Distro};
-use crate::docker::{self, Daemon};
+use crate::exit::Exit;
 use crate::fsio;
 use crate::host::{Host, SystemRunner, Term};
+use crate::observe::Observer;
 use crate::runc_conf::CriuOption;
 use crate::ui;
-use anyhow::Result;
 use serde::Serialize;
-
-/// Exit codes, the contract scripts gate on.
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,8 +37,20 @@ pub enum Status {
     Manual,
 }
 
-/// Checks a candidate file (its temp path and bytes) before it is renamed into place.
-pub type Validate = fn(&Host, &Options, &str, &[u8]) -> Result<()>;
+/// How a written file is validated before it replaces the old one.
+#[derive(Debug, Clone)]
+pub enum Validation {
+    /// Every wanted option is in effect in the new runc.conf.
+    RuncConf(Vec<CriuOption>),
+    /// `"experimental": true` in effect (or absent, with the flag), and
+    /// where this dockerd can (>= 23.0), `dockerd --validate` with its live flags.
+    DaemonJson {
+        experimental_flag: bool,
+        dockerd: Option<(String, Vec<String>)>,
+    },
+    /// Plain data files dockpoint writes whole.
+    None,
+}
 
 /// A write the engine will do when the step is applied.
 #[derive(Debug, Clone)]
@@ -45,7 +60,7 @@ pub struct PendingWrite {
     /// The bytes the plan was made from (None: the file did not exist).
     pub old: Option<Vec<u8>>,
     pub new: Vec<u8>,
-    pub validate: Validate,
+    pub validation: Validation,
 }
 
 /// What applying a step does.
@@ -56,10 +71,18 @@ pub enum Action {
     Restart(restart_step::Restart),
 }
 
+/// A write that happened: enough to undo it.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub path: String,
+    pub old: Option<Vec<u8>>,
+    pub new: Vec<u8>,
+}
+
 /// One step of the plan, and after applying, of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedStep {
-    pub id: &'static str,
+    pub id: StepId,
     pub status: Status,
     pub path: Option<String>,
     pub diff: Option<String>,
@@ -74,20 +97,22 @@ pub struct PlannedStep {
     pub version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// What a confirmed repair would do (files dockpoint refused to edit).
     #[serde(skip)]
     pub repair: Option<String>,
     /// Offer CRIU from Debian testing interactively.
     #[serde(skip)]
     pub offer_testing: bool,
-    /// What was written: the host path, and the old bytes and new bytes (for a rollback).
     #[serde(skip)]
-    pub written: Option<(String, Option<Vec<u8>>, Vec<u8>)>,
+    pub written: Option<Written>,
     #[serde(skip)]
     pub action: Option<Action>,
 }
 
 impl PlannedStep {
-    pub fn new(id: &'static str) -> Self {
+    pub fn new(id: StepId) -> Self {
         PlannedStep {
             id,
             status: Status::Ok,
@@ -99,6 +124,7 @@ impl PlannedStep {
             instructions: None,
             version: None,
             log: None,
+            warnings: Vec::new(),
             repair: None,
             offer_testing: false,
             written: None,
@@ -120,115 +146,88 @@ pub enum CriuSource {
     DebianTesting,
 }
 
-/// The running kernel.
-#[derive(Debug, Clone)]
-pub struct Kernel {
-    pub version: Version,
-    pub release: String,
-    pub arch: String,
-}
-
-impl Kernel {
-    pub fn detect() -> Option<Self> {
-        let u = nix::sys::utsname::uname().ok()?;
-        let release = u.release().to_string_lossy().into_owned();
-        Some(Kernel {
-            version: Version::parse(&release)?,
-            release,
-            arch: u.machine().to_string_lossy().into_owned(),
-        })
-    }
-}
-
-/// Everything the planners need besides the host.
-#[derive(Debug, Clone)]
-pub struct Options {
+/// What the operator asked for: the flags, and the answers to prompts.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
     pub criu_options: Vec<CriuOption>,
     pub repair_runc: bool,
     pub repair_daemon: bool,
     pub no_install: bool,
     pub no_restart: bool,
     pub criu_source: CriuSource,
-    pub distro: Distro,
-    /// The running kernel (live hosts only).
-    pub kernel: Option<Kernel>,
-    /// The live docker daemon (live hosts only).
-    pub docker: Option<Daemon>,
-    pub daemon: DaemonInputs,
-    pub lock_wait_secs: u64,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            criu_options: Vec::new(),
-            repair_runc: false,
-            repair_daemon: false,
-            no_install: false,
-            no_restart: false,
-            criu_source: CriuSource::Distro,
-            distro: Distro::unknown(),
-            kernel: None,
-            docker: None,
-            daemon: DaemonInputs::default(),
-            lock_wait_secs: 120,
-        }
-    }
-}
-
-impl Options {
+impl Flags {
     /// The runc.conf options: always `tcp-established`, then the extra ones.
     pub fn runc_options(&self) -> Vec<CriuOption> {
         let mut v = vec![CriuOption::flag("tcp-established")];
-        v.extend(self.criu_options.iter().cloned());
+        v.extend(
+            self.criu_options
+                .iter()
+                .filter(|o| o.name != "tcp-established")
+                .cloned(),
+        );
         v
-    }
-
-    /// The lowest CRIU that does the whole job on this kernel.
-    pub fn min_criu(&self) -> Version {
-        match &self.kernel {
-            Some(k) => crate::criu::minimum_for(k.version, &k.arch),
-            None => Version(4, 2, 0),
-        }
     }
 }
 
 /// The plan: each step planned in order (later steps see earlier ones).
-pub fn plan(host: &Host, opts: &Options) -> Vec<PlannedStep> {
+/// Pure: facts and flags in, steps out.
+pub fn plan(facts: &Facts, flags: &Flags) -> Vec<PlannedStep> {
     let mut out: Vec<PlannedStep> = Vec::new();
     for def in STEPS {
-        let step = (def.plan)(host, opts, &out);
+        let step = (def.plan)(facts, flags, &out);
+        debug_assert_eq!(step.id, def.id);
         out.push(step);
     }
     out
 }
 
 /// Apply the plan in order; a failing step does not stop the others, and a
-/// later step sees what the earlier ones did.
-pub fn apply(host: &Host, steps: &mut [PlannedStep], opts: &Options) {
+/// later step sees what the earlier ones did. Ctrl-C stops before the next
+/// step (a started step finishes, so docker is never left stopped).
+pub fn apply(host: &Host, steps: &mut [PlannedStep], facts: &Facts, flags: &Flags) {
     for i in 0..steps.len() {
         let (done, rest) = steps.split_at_mut(i);
         let s = &mut rest[0];
-        match s.action.take() {
-            None => {}
-            Some(Action::Write(w)) => {
-                let validate = |tmp: &str, b: &[u8]| (w.validate)(host, opts, tmp, b);
-                match fsio::write_file(host, &w.path, w.old.as_deref(), &w.new, &validate) {
-                    Ok(done) => {
-                        s.backup = done.backup;
-                        s.written = Some((done.host_path, w.old.clone(), w.new.clone()));
-                        if let Some(warn) = done.warning {
-                            s.message.push_str(&format!("\n    warning: {warn}"));
-                        }
-                    }
-                    Err(e) => {
-                        s.status = Status::Failed;
-                        s.message = format!("{e:#}");
-                    }
-                }
+        let Some(action) = s.action.take() else {
+            continue;
+        };
+        if ui::interrupted() {
+            s.status = Status::Skipped;
+            s.diff = None;
+            s.message = "interrupted by the operator (Ctrl-C): not applied".into();
+            continue;
+        }
+        match action {
+            Action::Write(w) => apply_write(host, s, w),
+            Action::Install(how) => criu_step::apply(host, facts, flags, s, how),
+            Action::Restart(r) => restart_step::apply(host, facts, s, r, done),
+        }
+    }
+}
+
+fn apply_write(host: &Host, s: &mut PlannedStep, w: PendingWrite) {
+    let validate = |tmp: &str, b: &[u8]| steps::validate(host, &w.validation, tmp, b);
+    match fsio::write_file(host, &w.path, w.old.as_deref(), &w.new, &validate) {
+        Ok(done) => {
+            s.backup = done.backup;
+            if done.host_path != w.path {
+                s.message.push_str(&format!(
+                    " (written at {}, its link target)",
+                    done.host_path
+                ));
             }
-            Some(Action::Install(how)) => criu_step::apply(host, opts, s, how),
-            Some(Action::Restart(r)) => restart_step::apply(host, opts, s, r, done),
+            s.written = Some(Written {
+                path: done.host_path,
+                old: w.old,
+                new: w.new,
+            });
+            s.warnings.extend(done.warning);
+        }
+        Err(e) => {
+            s.status = Status::Failed;
+            s.message = format!("{e:#}");
         }
     }
 }
@@ -248,7 +247,7 @@ pub fn unified_diff(path: &str, existed: bool, old: &str, new: &str) -> String {
 
 #[derive(Serialize)]
 struct JsonHost<'a> {
-    distro: &'a Distro,
+    distro: &'a crate::distro::Distro,
 }
 
 #[derive(Serialize)]
@@ -263,68 +262,15 @@ struct JsonReport<'a> {
     doctor: Option<crate::doctor::Report>,
 }
 
-/// What the operator chose at the prompt.
-pub enum Choice {
-    Proceed,
-    Cancel,
-}
-
-/// `dockpoint setup`. Returns the exit code.
-pub fn run(args: &SetupArgs) -> i32 {
-    let criu_options = match steps::parse_criu_options(&args.criu_option) {
-        Ok(o) => o,
-        Err(e) => {
-            ui::error(&format!("--criu-option: {e}"));
-            return EXIT_USAGE;
-        }
-    };
-    if let Some(root) = &args.root {
-        if !root.is_dir() {
-            ui::error(&format!(
-                "--root {}: not a directory (give the directory to treat as the host's /)",
-                root.display()
-            ));
-            return EXIT_USAGE;
-        }
-    } else if !args.dry_run && !nix::unistd::geteuid().is_root() {
-        ui::error(
-            "dockpoint setup changes files in /etc and restarts docker: run it as root (sudo dockpoint setup), or see the plan first with --dry-run",
-        );
-        return EXIT_USAGE;
-    }
-    let term = Term::detect();
-    if !args.yes && !args.dry_run && !term.interactive {
-        ui::error(
-            "no terminal to ask for confirmation on: re-run with --yes to take the defaults (or --dry-run to only see the plan)",
-        );
-        return EXIT_USAGE;
-    }
-    let host = match Host::new(args.root.clone(), Box::new(SystemRunner), term) {
-        Ok(h) => h,
-        Err(e) => {
-            ui::error(&format!("--root: {e:#}"));
-            return EXIT_USAGE;
-        }
-    };
-    let _lock = if args.dry_run {
-        None
-    } else {
-        match fsio::SetupLock::acquire(&host, std::time::Duration::from_secs(120), &|who| {
-            ui::info(&format!(
-                "waiting for {who} to release the dockpoint setup lock..."
-            ))
-        }) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                ui::error(&format!("{e:#}"));
-                return EXIT_FAILED;
-            }
-        }
-    };
-    let json = args.format == Format::Json;
-    let distro = distro::detect(&host.fs);
-    let docker = host.live.then(|| docker::discover(&host));
-    let mut opts = Options {
+/// Check the flags before anything is observed: usage errors exit 2.
+fn flags_from(args: &SetupArgs) -> Result<Flags, String> {
+    let criu_options = args
+        .criu_option
+        .iter()
+        .map(|o| CriuOption::parse(o))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("--criu-option: {e}"))?;
+    Ok(Flags {
         criu_options,
         repair_runc: args.repair,
         repair_daemon: args.repair,
@@ -334,60 +280,80 @@ pub fn run(args: &SetupArgs) -> i32 {
             CriuSourceArg::Distro => CriuSource::Distro,
             CriuSourceArg::DebianTesting => CriuSource::DebianTesting,
         },
-        distro: distro.clone(),
-        kernel: if host.live { Kernel::detect() } else { None },
-        daemon: DaemonInputs {
-            experimental_flag: docker
-                .as_ref()
-                .is_some_and(|d| d.experimental_flag.is_some()),
-        },
-        docker,
-        lock_wait_secs: 120,
+    })
+}
+
+/// `dockpoint setup`.
+pub fn run(args: &SetupArgs) -> Exit {
+    let mut flags = match flags_from(args) {
+        Ok(f) => f,
+        Err(e) => {
+            ui::error(&e);
+            return Exit::Usage;
+        }
+    };
+    if args.root.is_none() && !args.dry_run && !nix::unistd::geteuid().is_root() {
+        ui::error(
+            "dockpoint setup changes files in /etc and restarts docker: run it as root (sudo dockpoint setup), or see the plan first with --dry-run",
+        );
+        return Exit::Usage;
+    }
+    let term = Term::detect();
+    if !args.yes && !args.dry_run && !term.interactive {
+        ui::error(
+            "no terminal to ask for confirmation on: re-run with --yes to take the defaults (or --dry-run to only see the plan)",
+        );
+        return Exit::Usage;
+    }
+    let host = match Host::new(args.root.clone(), Box::new(SystemRunner), term) {
+        Ok(h) => h,
+        Err(e) => {
+            ui::error(&format!(
+                "--root: {e:#} (give the directory to treat as the host's /)"
+            ));
+            return Exit::Usage;
+        }
     };
     let interactive = !args.yes && !args.dry_run;
-    ui::out(json, &format!("Host: {}", distro.describe()));
-    if let Some(root) = &args.root {
-        ui::out(
-            json,
-            &format!(
-                "Root: {} (an image: its files, apt through chroot where it has apt; no docker restart)",
-                root.display()
-            ),
-        );
-    }
-    if let Some(k) = &opts.kernel {
-        ui::out(
-            json,
-            &format!(
-                "Kernel: {} ({}); CRIU needed: >= {}",
-                k.release,
-                k.arch,
-                opts.min_criu()
-            ),
-        );
-    }
-    if let Some(d) = &opts.docker {
-        ui::out(json, &ui::describe_docker(d));
-    }
     if interactive {
-        ui::offer_bela_options(&mut opts);
+        ui::handle_ctrl_c();
     }
-    let mut planned = plan(&host, &opts);
-    if interactive && ui::ask_repairs(&planned, &mut opts) {
-        planned = plan(&host, &opts);
+    // Only a run that may change the host takes the lock.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match fsio::SetupLock::acquire(&host, Duration::from_secs(120), &|who| {
+            ui::info(&format!(
+                "waiting for {who} to release the dockpoint setup lock (up to 120s)..."
+            ))
+        }) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                ui::error(&format!("{e:#}"));
+                return Exit::Failed;
+            }
+        }
+    };
+    let json = args.format == Format::Json;
+    let obs = Observer::new(host, Duration::from_secs(30));
+    let mut facts = facts::gather(&obs, &flags);
+    view::print_header(json, &facts, args.root.as_deref());
+    if interactive {
+        view::offer_bela_options(&mut flags);
     }
-    if interactive && ui::ask_testing(&planned, &mut opts) {
-        planned = plan(&host, &opts);
+    let mut planned = plan(&facts, &flags);
+    if interactive && view::ask_repairs(&planned, &mut flags) {
+        planned = plan(&facts, &flags);
     }
-    ui::print_plan(json, &planned, args.dry_run);
+    if interactive && view::ask_testing(&planned, &mut flags) {
+        facts.testing = facts::simulate_testing(&obs, &facts);
+        planned = plan(&facts, &flags);
+    }
+    view::print_plan(json, &planned, args.dry_run);
     let will_change = planned.iter().any(|s| s.action.is_some());
     if !args.dry_run && will_change {
-        let choice = if interactive {
-            ui::confirm(&mut planned)
-        } else {
-            Choice::Proceed
-        };
-        if let Choice::Cancel = choice {
+        let proceed = !interactive || view::confirm(&mut planned);
+        if !proceed {
             for s in planned.iter_mut().filter(|s| s.action.is_some()) {
                 s.action = None;
                 s.status = Status::Skipped;
@@ -395,61 +361,62 @@ pub fn run(args: &SetupArgs) -> i32 {
                 s.message = "cancelled by the operator; nothing was changed".into();
             }
             ui::out(json, "Cancelled: nothing was changed.");
-            finish(json, args.dry_run, &distro, &planned, None);
-            return EXIT_FAILED;
+            finish(json, args.dry_run, &facts, &planned, None);
+            return Exit::Failed.after_output();
         }
-        apply(&host, &mut planned, &opts);
+        apply(&obs.host, &mut planned, &facts, &flags);
     }
     // setup ends with the doctor (not in a dry run: nothing was changed).
     let doctor = (!args.dry_run).then(|| {
-        let h = Host::new(args.root.clone(), Box::new(SystemRunner), host.term)
-            .expect("the root opened a moment ago");
-        let ctx = std::sync::Arc::new(crate::doctor::Ctx::new(
-            h,
-            std::time::Duration::from_secs(10),
-        ));
-        let sel = crate::doctor::Selection {
-            only: vec![],
-            skip: vec![],
-            containers: vec![],
-        };
-        let r = crate::doctor::run_checks(ctx.clone(), &sel, false);
-        (r, crate::doctor::header(&ctx))
+        let h = Host::new(args.root.clone(), Box::new(SystemRunner), obs.host.term);
+        match h {
+            Ok(h) => {
+                let mut o = Observer::new(h, Duration::from_secs(10));
+                o.no_install = flags.no_install;
+                let o = std::sync::Arc::new(o);
+                let r =
+                    crate::doctor::run_checks(o.clone(), &crate::doctor::Selection::all(), false);
+                Some((r, crate::doctor::header(&o)))
+            }
+            Err(_) => None,
+        }
     });
-    finish(json, args.dry_run, &distro, &planned, doctor)
+    finish(json, args.dry_run, &facts, &planned, doctor.flatten()).after_output()
 }
 
 fn finish(
     json: bool,
     dry_run: bool,
-    distro: &Distro,
+    facts: &Facts,
     steps: &[PlannedStep],
     doctor: Option<(crate::doctor::Report, String)>,
-) -> i32 {
+) -> Exit {
     let changed = steps.iter().any(|s| s.status == Status::Changed);
     if json {
         let report = JsonReport {
             format_version: 1,
             dry_run,
             changed,
-            host: JsonHost { distro },
+            host: JsonHost {
+                distro: &facts.distro,
+            },
             steps,
             doctor: doctor.map(|(r, _)| r),
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("report serialises")
-        );
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => ui::println(&s),
+            Err(e) => ui::error(&format!("cannot serialise the report: {e}")),
+        }
     } else {
-        ui::print_result(steps, dry_run);
+        view::print_result(steps, dry_run);
         if let Some((r, header)) = &doctor {
-            println!();
+            ui::println("");
             crate::doctor::print_human(r, header, false, false);
         }
     }
     if steps.iter().any(|s| s.status == Status::Failed) {
-        EXIT_FAILED
+        Exit::Failed
     } else {
-        EXIT_OK
+        Exit::Ok
     }
 }

@@ -1,29 +1,33 @@
 //! The `docker-restart` step: make the live dockerd read daemon.json, verify
 //! experimental is on, and never leave docker stopped.
 
-use super::{Action, Options, PlannedStep, Status};
+use super::facts::Facts;
+use super::steps::find;
+use super::{Action, Flags, PlannedStep, Status, StepId};
 use crate::docker::{self, Api, Init, Kind};
 use crate::fsio;
 use crate::host::{Cmd, Host};
-use crate::ui::Progress;
+use crate::progress::Progress;
 use anyhow::{Result, bail};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct Restart {
     pub command: Vec<&'static str>,
+    pub init: Init,
 }
 
 fn command_line(cmd: &[&str]) -> String {
     cmd.join(" ")
 }
 
-pub fn plan(host: &Host, opts: &Options, before: &[PlannedStep]) -> PlannedStep {
-    let mut s = PlannedStep::new("docker-restart");
-    let dj = before.iter().find(|p| p.id == "daemon-json");
+/// Plan the restart from the facts and the daemon-json step: pure.
+pub fn plan(f: &Facts, flags: &Flags, before: &[PlannedStep]) -> PlannedStep {
+    let mut s = PlannedStep::new(StepId::DockerRestart);
+    let dj = find(before, StepId::DaemonJson);
     let changes = dj.is_some_and(|p| p.status == Status::Changed);
     let file_ok = dj.is_some_and(|p| p.status == Status::Ok);
-    if !host.live {
+    if !f.live {
         s.status = if changes { Status::Skipped } else { Status::Ok };
         s.message = if changes {
             "--root: not a live system; docker reads daemon.json when it next starts".into()
@@ -32,21 +36,16 @@ pub fn plan(host: &Host, opts: &Options, before: &[PlannedStep]) -> PlannedStep 
         };
         return s;
     }
-    let Some(d) = &opts.docker else {
+    let Some(d) = &f.docker else {
         s.status = Status::Skipped;
         s.message = "docker is not installed here".into();
         return s;
     };
-    let api = Api::for_host(host);
-    let live = api.experimental();
     if let Some(note) = d.describe_kind() {
         s.message = format!("{note}. ");
     }
-    let platform = api
-        .json("/version")
-        .ok()
-        .and_then(|v| v["Platform"]["Name"].as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let engine = f.engine.as_ref();
+    let platform = engine.and_then(|e| e.platform.clone()).unwrap_or_default();
     if platform.contains("Docker Desktop") {
         s.status = Status::Manual;
         s.message.push_str(&format!(
@@ -54,16 +53,20 @@ pub fn plan(host: &Host, opts: &Options, before: &[PlannedStep]) -> PlannedStep 
         ));
         return s;
     }
-    let exp = match live {
+    let answer = engine.map_or_else(
+        || Err("no engine API here".to_string()),
+        |e| e.experimental.clone(),
+    );
+    let exp = match answer {
         Ok(e) => e,
-        Err(e) => {
+        Err(why) => {
             s.status = if changes || file_ok {
                 Status::Ok
             } else {
                 Status::Skipped
             };
             s.message.push_str(&format!(
-                "docker is not running ({e:#}); it reads daemon.json when it starts"
+                "docker is not running ({why}); it reads daemon.json when it starts"
             ));
             return s;
         }
@@ -85,12 +88,8 @@ pub fn plan(host: &Host, opts: &Options, before: &[PlannedStep]) -> PlannedStep 
     } else {
         "because daemon.json turns experimental on but the running docker has it off (Docker-Experimental: false)"
     };
-    let containers = api.running_containers().unwrap_or_default();
-    let live_restore = api
-        .json("/info")
-        .ok()
-        .and_then(|i| i["LiveRestoreEnabled"].as_bool())
-        .unwrap_or(false);
+    let containers = engine.map(|e| e.running.clone()).unwrap_or_default();
+    let live_restore = engine.is_some_and(|e| e.live_restore);
     let impact = if containers.is_empty() {
         "no containers are running".to_string()
     } else if live_restore {
@@ -118,7 +117,7 @@ pub fn plan(host: &Host, opts: &Options, before: &[PlannedStep]) -> PlannedStep 
         ));
         return s;
     };
-    if opts.no_restart {
+    if flags.no_restart {
         s.status = Status::Skipped;
         s.message.push_str(&format!(
             "--no-restart: restart docker yourself {why}: {} ({impact})",
@@ -131,7 +130,10 @@ pub fn plan(host: &Host, opts: &Options, before: &[PlannedStep]) -> PlannedStep 
         "restart docker with `{}` {why}; {impact}",
         command_line(&cmd)
     ));
-    s.action = Some(Action::Restart(Restart { command: cmd }));
+    s.action = Some(Action::Restart(Restart {
+        command: cmd,
+        init: d.init,
+    }));
     s
 }
 
@@ -156,9 +158,9 @@ fn restart_and_verify(host: &Host, cmd: &[&str], progress: &Progress) -> Result<
     Ok(())
 }
 
-pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, r: Restart, before: &[PlannedStep]) {
-    let Some(d) = &opts.docker else { return };
-    let dj = before.iter().find(|p| p.id == "daemon-json");
+pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, r: Restart, before: &[PlannedStep]) {
+    let Some(d) = &f.docker else { return };
+    let dj = find(before, StepId::DaemonJson);
     if dj.is_some_and(|p| p.status == Status::Failed) {
         s.status = Status::Skipped;
         s.message =
@@ -179,13 +181,13 @@ pub fn apply(host: &Host, opts: &Options, s: &mut PlannedStep, r: Restart, befor
     // Roll back: the previous daemon.json, a clean start counter, a restart.
     let log = docker::log_tail(host, d, 30);
     let mut done = Vec::new();
-    if let Some((p, old, ours)) = dj.and_then(|p| p.written.clone()) {
-        match fsio::restore(host, &p, &ours, old.as_deref()) {
+    if let Some(w) = dj.and_then(|p| p.written.clone()) {
+        match fsio::restore(host, &w.path, &w.new, w.old.as_deref()) {
             Ok(what) => done.push(what),
-            Err(e) => done.push(format!("could NOT restore {p}: {e:#}")),
+            Err(e) => done.push(format!("could NOT restore {}: {e:#}", w.path)),
         }
     }
-    if d.init == Init::Systemd {
+    if r.init == Init::Systemd {
         let _ = host.run(&Cmd::new("systemctl", &["reset-failed", "docker"]));
     }
     progress.phase("rolling back");

@@ -1,57 +1,88 @@
-//! The setup steps, as a table. Each step plans from the host as it is; the
-//! engine shows, confirms and applies. The same planning code serves the
-//! dry run and the real run.
+//! The setup steps, as a table. Each step plans from the facts, the flags
+//! and the steps before it: pure functions, no host. The same planning
+//! code serves the dry run and the real run.
 
-use super::{Action, Options, PendingWrite, PlannedStep, Status};
-use crate::daemon_json;
+use super::facts::Facts;
+use super::{Action, Flags, PendingWrite, PlannedStep, Status, Validation};
+use crate::daemon_json::{self, DaemonInputs};
 use crate::edit::{Edit, EditError};
 use crate::host::{Cmd, Host};
+use crate::observe::FileFact;
 use crate::runc_conf::{self, CriuOption};
 use anyhow::{Result, bail};
+use serde::Serialize;
 
-pub const RUNC_CONF: &str = "/etc/criu/runc.conf";
-pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
+/// The steps' stable ids (JSON `"id"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepId {
+    CriuInstall,
+    RuncConf,
+    DaemonJson,
+    DockerRestart,
+}
 
-/// A setup step: a stable id and its planner.
+impl StepId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepId::CriuInstall => "criu-install",
+            StepId::RuncConf => "runc-conf",
+            StepId::DaemonJson => "daemon-json",
+            StepId::DockerRestart => "docker-restart",
+        }
+    }
+}
+
+impl std::fmt::Display for StepId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A setup step: its id and its planner.
 pub struct StepDef {
-    pub id: &'static str,
-    pub plan: fn(&Host, &Options, &[PlannedStep]) -> PlannedStep,
+    pub id: StepId,
+    pub plan: fn(&Facts, &Flags, &[PlannedStep]) -> PlannedStep,
 }
 
 /// The steps in the order they run.
 pub const STEPS: &[StepDef] = &[
     StepDef {
-        id: "criu-install",
-        plan: |h, o, _| super::criu_step::plan(h, o),
+        id: StepId::CriuInstall,
+        plan: |f, o, _| super::criu_step::plan(f, o),
     },
     StepDef {
-        id: "runc-conf",
+        id: StepId::RuncConf,
         plan: plan_runc_conf,
     },
     StepDef {
-        id: "daemon-json",
+        id: StepId::DaemonJson,
         plan: plan_daemon_json,
     },
     StepDef {
-        id: "docker-restart",
+        id: StepId::DockerRestart,
         plan: super::restart_step::plan,
     },
 ];
 
-/// Plan a file edit: read, run the pure editor, diff. `edit` returns the new
-/// text and its notes, or the editor's error with a possible repair.
+/// The step `id` among those planned so far.
+pub fn find(steps: &[PlannedStep], id: StepId) -> Option<&PlannedStep> {
+    steps.iter().find(|s| s.id == id)
+}
+
+/// Plan a file edit: run the pure editor on the bytes observed, diff.
 fn plan_file(
-    host: &Host,
-    id: &'static str,
-    host_path: &str,
+    id: StepId,
+    file: &FileFact,
     edit: &dyn Fn(&str) -> std::result::Result<Edit, EditError>,
-    validate: super::Validate,
+    validation: Validation,
 ) -> PlannedStep {
+    let host_path = file.host_path.as_str();
     let mut s = PlannedStep::new(id);
     s.path = Some(host_path.to_string());
-    let old = match host.fs.read(host_path, crate::rootfs::CONFIG_LIMIT) {
-        Ok(o) => o,
-        Err(e) => return s.failed(format!("{e:#}")),
+    let old = match &file.content {
+        Ok(o) => o.clone(),
+        Err(e) => return s.failed(format!("{e}. The file was left untouched")),
     };
     let old_text = match &old {
         None => String::new(),
@@ -100,57 +131,42 @@ fn plan_file(
                 path: host_path.to_string(),
                 old,
                 new: new.into_bytes(),
-                validate,
+                validation,
             }));
             s
         }
     }
 }
 
-fn plan_runc_conf(host: &Host, opts: &Options, _: &[PlannedStep]) -> PlannedStep {
-    let want = opts.runc_options();
+fn plan_runc_conf(facts: &Facts, flags: &Flags, _: &[PlannedStep]) -> PlannedStep {
+    let want = flags.runc_options();
     plan_file(
-        host,
-        "runc-conf",
-        RUNC_CONF,
-        &|old| runc_conf::ensure_options(old, &want, opts.repair_runc),
-        validate_runc_conf,
+        StepId::RuncConf,
+        &facts.runc_conf,
+        &|old| runc_conf::ensure_options(old, &want, flags.repair_runc),
+        Validation::RuncConf(want.clone()),
     )
 }
 
-fn validate_runc_conf(_: &Host, opts: &Options, _: &str, bytes: &[u8]) -> Result<()> {
-    let text = std::str::from_utf8(bytes)?;
-    for opt in opts.runc_options() {
-        let eff = runc_conf::effective(text, &opt.name)?;
-        let ok = match &opt.value {
-            None => eff.is_some(),
-            Some(v) => eff.as_ref() == Some(v),
-        };
-        if !ok {
-            bail!("`{opt}` is not in effect in the new runc.conf");
-        }
-    }
-    Ok(())
-}
-
-fn plan_daemon_json(host: &Host, opts: &Options, _: &[PlannedStep]) -> PlannedStep {
-    let inputs = opts.daemon.clone();
-    let path = opts
+fn plan_daemon_json(facts: &Facts, flags: &Flags, _: &[PlannedStep]) -> PlannedStep {
+    let inputs = DaemonInputs {
+        experimental_flag: facts.experimental_flag().is_some(),
+    };
+    let dockerd = facts
         .docker
         .as_ref()
-        .map_or(DAEMON_JSON, |d| d.config_file.as_str());
+        .filter(|_| facts.live)
+        .and_then(|d| Some((d.dockerd.clone()?, d.flags_for_validate())));
     let mut s = plan_file(
-        host,
-        "daemon-json",
-        path,
-        &|old| daemon_json::ensure_experimental(old, &inputs, opts.repair_daemon),
-        validate_daemon_json,
+        StepId::DaemonJson,
+        &facts.daemon_json,
+        &|old| daemon_json::ensure_experimental(old, &inputs, flags.repair_daemon),
+        Validation::DaemonJson {
+            experimental_flag: inputs.experimental_flag,
+            dockerd,
+        },
     );
-    if let Some(src) = opts
-        .docker
-        .as_ref()
-        .and_then(|d| d.experimental_flag.as_ref())
-    {
+    if let Some(src) = facts.experimental_flag() {
         if s.status == Status::Ok {
             s.message = format!(
                 "dockerd already runs with --experimental (from {src}): daemon.json left alone (the key in both places would stop dockerd from starting)"
@@ -163,85 +179,143 @@ fn plan_daemon_json(host: &Host, opts: &Options, _: &[PlannedStep]) -> PlannedSt
     s
 }
 
-fn validate_daemon_json(host: &Host, opts: &Options, tmp: &str, bytes: &[u8]) -> Result<()> {
+/// Validate a candidate file (its temp file's path, its bytes) before it
+/// replaces the old one. Apply-time: `dockerd --validate` runs here.
+pub fn validate(host: &Host, v: &Validation, tmp: &str, bytes: &[u8]) -> Result<()> {
+    match v {
+        Validation::None => Ok(()),
+        Validation::RuncConf(want) => validate_runc_conf(want, bytes),
+        Validation::DaemonJson {
+            experimental_flag,
+            dockerd,
+        } => {
+            let text = std::str::from_utf8(bytes)?;
+            let v = daemon_json::experimental_value(text)?;
+            match (experimental_flag, v) {
+                (true, None) | (false, Some(serde_json::Value::Bool(true))) => {}
+                (_, v) => bail!("the new daemon.json has \"experimental\": {v:?}"),
+            }
+            // Where this dockerd can (>= 23.0), let it judge the candidate with its live flags.
+            let Some((dockerd, flags)) = dockerd else {
+                return Ok(());
+            };
+            let mut cmd = Cmd::new(dockerd, &["--validate", "--config-file"]).arg(tmp);
+            for f in flags {
+                cmd = cmd.arg(f.clone());
+            }
+            let out = host.run(&cmd)?;
+            let said = format!("{}{}", out.stdout, out.stderr);
+            if said.contains("unknown flag: --validate") {
+                return Ok(()); // docker < 23.0 cannot validate; the restart step verifies.
+            }
+            if !out.success() {
+                bail!(
+                    "dockerd --validate rejects the new daemon.json, so it was not written: {}",
+                    out.tail(5)
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn validate_runc_conf(want: &[CriuOption], bytes: &[u8]) -> Result<()> {
     let text = std::str::from_utf8(bytes)?;
-    let v = daemon_json::experimental_value(text)?;
-    match (opts.daemon.experimental_flag, v) {
-        (true, None) | (false, Some(serde_json::Value::Bool(true))) => {}
-        (_, v) => bail!("the new daemon.json has \"experimental\": {v:?}"),
-    }
-    // Where this dockerd can (>= 23.0), let it judge the candidate with its live flags.
-    let Some(d) = opts.docker.as_ref().filter(|_| host.live) else {
-        return Ok(());
-    };
-    let Some(dockerd) = &d.dockerd else {
-        return Ok(());
-    };
-    let mut cmd = Cmd::new(dockerd, &["--validate", "--config-file"]).arg(tmp);
-    for f in d.flags_for_validate() {
-        cmd = cmd.arg(f);
-    }
-    let out = host.run(&cmd)?;
-    let said = format!("{}{}", out.stdout, out.stderr);
-    if said.contains("unknown flag: --validate") {
-        return Ok(()); // docker < 23.0 cannot validate; the restart step verifies.
-    }
-    if !out.success() {
-        bail!(
-            "dockerd --validate rejects the new daemon.json, so it was not written: {}",
-            out.tail(5)
-        );
+    for opt in want {
+        let eff = runc_conf::effective(text, &opt.name)?;
+        let ok = match &opt.value {
+            None => eff.is_some(),
+            Some(v) => eff.as_ref() == Some(v),
+        };
+        if !ok {
+            bail!("`{opt}` is not in effect in the new runc.conf");
+        }
     }
     Ok(())
 }
 
-/// Parse the `--criu-option` values given on the command line.
-pub fn parse_criu_options(specs: &[String]) -> std::result::Result<Vec<CriuOption>, String> {
-    specs.iter().map(|s| CriuOption::parse(s)).collect()
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::host::{RecordingRunner, Term};
+    use crate::distro::Distro;
+    use crate::observe::CriuCheck;
 
-    #[test]
-    fn with_the_flag_an_absent_daemon_json_stays_absent() {
-        let d = tempfile::tempdir().unwrap();
-        let h = Host::new(
-            Some(d.path().to_path_buf()),
-            Box::new(RecordingRunner::default()),
-            Term::plain(),
-        )
-        .unwrap();
-        let mut opts = Options::default();
-        opts.daemon.experimental_flag = true;
-        let s = plan_daemon_json(&h, &opts, &[]);
-        assert_eq!(s.status, Status::Ok, "{}", s.message);
-        assert!(s.action.is_none(), "nothing may be written");
-        // Without the flag the file is created.
-        let s = plan_daemon_json(&h, &Options::default(), &[]);
-        assert_eq!(s.status, Status::Changed);
+    /// Facts of an image root with the given files.
+    pub fn facts(runc: Option<&str>, daemon: Option<&str>) -> Facts {
+        let file = |p: &str, c: Option<&str>| FileFact {
+            host_path: p.into(),
+            content: Ok(c.map(|t| t.as_bytes().to_vec())),
+        };
+        Facts {
+            live: false,
+            root: Some("/img".into()),
+            distro: Distro::unknown(),
+            kernel: None,
+            criu: None,
+            criu_check: CriuCheck::NotRun("x".into()),
+            apt: None,
+            testing: None,
+            docker: None,
+            engine: None,
+            runc_conf: file("/etc/criu/runc.conf", runc),
+            daemon_json: file("/etc/docker/daemon.json", daemon),
+        }
     }
 
     #[test]
-    fn restart_is_not_planned_under_root() {
-        let d = tempfile::tempdir().unwrap();
-        let h = Host::new(
-            Some(d.path().to_path_buf()),
-            Box::new(RecordingRunner::default()),
-            Term::plain(),
-        )
-        .unwrap();
-        let opts = Options::default();
-        let mut changed = PlannedStep::new("daemon-json");
-        changed.status = Status::Changed;
-        let plan = |b: &[PlannedStep]| super::super::restart_step::plan(&h, &opts, b);
-        assert_eq!(plan(&[]).status, Status::Ok);
-        assert_eq!(plan(&[changed]).status, Status::Skipped);
-        assert!(
-            h.runner.run(&Cmd::new("true", &[])).is_err(),
-            "nothing was run"
+    fn the_table_is_in_order_with_unique_ids() {
+        let ids: Vec<&str> = STEPS.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["criu-install", "runc-conf", "daemon-json", "docker-restart"]
         );
+        // The JSON id is the same word.
+        assert_eq!(
+            serde_json::to_value(StepId::DockerRestart).unwrap(),
+            "docker-restart"
+        );
+    }
+
+    #[test]
+    fn with_the_flag_an_absent_daemon_json_stays_absent() {
+        let mut f = facts(None, None);
+        let s = plan_daemon_json(&f, &Flags::default(), &[]);
+        assert_eq!(s.status, Status::Changed, "without the flag it is created");
+        f.docker = Some(crate::docker::Daemon {
+            pid: Some(1),
+            argv: vec!["dockerd".into(), "--experimental".into()],
+            config_file: "/etc/docker/daemon.json".into(),
+            experimental_flag: Some("the dockerd command line".into()),
+            kind: crate::docker::Kind::Rootful,
+            init: crate::docker::Init::Systemd,
+            dockerd: None,
+        });
+        let s = plan_daemon_json(&f, &Flags::default(), &[]);
+        assert_eq!(s.status, Status::Ok, "{}", s.message);
+        assert!(s.action.is_none(), "nothing may be written");
+    }
+
+    #[test]
+    fn an_unreadable_file_fails_its_step_and_names_it() {
+        let mut f = facts(None, None);
+        f.runc_conf.content =
+            Err("/etc/criu/runc.conf is a FIFO (named pipe), not a regular file".into());
+        let s = plan_runc_conf(&f, &Flags::default(), &[]);
+        assert_eq!(s.status, Status::Failed);
+        assert!(s.message.contains("FIFO"), "{}", s.message);
+        assert!(s.action.is_none());
+    }
+
+    #[test]
+    fn the_plan_carries_the_bytes_it_was_made_from() {
+        let f = facts(Some("# mine\n"), None);
+        let s = plan_runc_conf(&f, &Flags::default(), &[]);
+        match s.action {
+            Some(Action::Write(w)) => {
+                assert_eq!(w.old.as_deref(), Some(&b"# mine\n"[..]));
+                assert_eq!(w.new, b"# mine\ntcp-established\n");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

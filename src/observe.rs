@@ -1,0 +1,321 @@
+//! The one observer of the host, shared by `setup` and `doctor`: every fact
+//! (distro, kernel, CRIU and its `criu check`, apt, the docker daemon, the
+//! engine's answers, the config files) is gathered once, on first use, and
+//! kept. Observing changes nothing.
+
+use crate::apt::{self, Policy};
+use crate::criu::{self, Version};
+use crate::distro::{self, Distro, Family};
+use crate::docker::{self, Api, Daemon};
+use crate::host::Host;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// runc passes this file to CRIU on every checkpoint and restore.
+pub const RUNC_CONF: &str = "/etc/criu/runc.conf";
+/// dockerd's config file unless `--config-file` says otherwise.
+pub const DAEMON_JSON: &str = docker::DEFAULT_CONFIG;
+
+/// The running kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kernel {
+    pub version: Version,
+    pub release: String,
+    pub arch: String,
+}
+
+impl Kernel {
+    pub fn detect() -> Option<Self> {
+        let u = nix::sys::utsname::uname().ok()?;
+        let release = u.release().to_string_lossy().into_owned();
+        Some(Kernel {
+            version: Version::parse(&release)?,
+            release,
+            arch: u.machine().to_string_lossy().into_owned(),
+        })
+    }
+
+    /// The lowest CRIU that does the whole job on this kernel.
+    pub fn min_criu(&self) -> Version {
+        criu::minimum_for(self.version, &self.arch)
+    }
+}
+
+/// The installed CRIU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Criu {
+    pub path: String,
+    /// `criu --version` (live hosts only).
+    pub version: Option<Version>,
+}
+
+/// The verdict of `criu check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CriuCheck {
+    Passed,
+    /// It ran and failed: the first error line.
+    Failed(String),
+    /// Not run: `criu check` needs root.
+    NeedsRoot,
+    /// Not run, for the reason given (not installed, under --root, ...).
+    NotRun(String),
+    /// It could not be run (timed out, could not start).
+    Error(String),
+}
+
+/// A config file as it was read: its bytes (None: absent), or why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFact {
+    pub host_path: String,
+    pub content: Result<Option<Vec<u8>>, String>,
+}
+
+/// The engine's answers over its socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engine {
+    /// `GET /_ping`'s Docker-Experimental header, or why there is no answer.
+    pub experimental: Result<bool, String>,
+    /// `Platform.Name` of `GET /version` (Docker Desktop says so there).
+    pub platform: Option<String>,
+    /// Names of the running containers.
+    pub running: Vec<String>,
+    pub live_restore: bool,
+}
+
+/// apt on the host (Debian family only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Apt {
+    /// `apt-cache policy criu`.
+    pub policy: Policy,
+    /// apt has package lists (else an `apt-get update` comes first).
+    pub lists: bool,
+    /// An image root where apt can run through chroot.
+    pub chroot: bool,
+    /// The host's own Debian mirror, from its apt sources.
+    pub mirror: Option<String>,
+}
+
+/// Facts, each gathered once on first use. Checks of the doctor run
+/// concurrently, so every fact is behind a `OnceLock`.
+pub struct Observer {
+    pub host: Host,
+    pub distro: Distro,
+    pub kernel: Option<Kernel>,
+    /// Whether dockpoint runs as root.
+    pub is_root: bool,
+    pub timeout: Duration,
+    /// The operator chose not to install CRIU (setup --no-install): the
+    /// doctor's fixes must not send them to an install they declined.
+    pub no_install: bool,
+    criu: OnceLock<Option<Criu>>,
+    criu_check: OnceLock<CriuCheck>,
+    docker: OnceLock<Option<Daemon>>,
+    api: OnceLock<Result<Api, String>>,
+    version: OnceLock<Result<serde_json::Value, String>>,
+    engine: OnceLock<Option<Engine>>,
+    apt: OnceLock<Option<Apt>>,
+}
+
+impl Observer {
+    pub fn new(host: Host, timeout: Duration) -> Self {
+        let distro = distro::detect(&host.fs);
+        let kernel = if host.live { Kernel::detect() } else { None };
+        Observer {
+            host,
+            distro,
+            kernel,
+            is_root: nix::unistd::geteuid().is_root(),
+            timeout,
+            no_install: false,
+            criu: OnceLock::new(),
+            criu_check: OnceLock::new(),
+            docker: OnceLock::new(),
+            api: OnceLock::new(),
+            version: OnceLock::new(),
+            engine: OnceLock::new(),
+            apt: OnceLock::new(),
+        }
+    }
+
+    /// The lowest CRIU that does the whole job here (4.2 when the kernel is
+    /// unknown, as under --root: images boot on current kernels).
+    pub fn min_criu(&self) -> Version {
+        self.kernel
+            .as_ref()
+            .map_or(Version(4, 2, 0), Kernel::min_criu)
+    }
+
+    /// The CRIU binary and (live) its version.
+    pub fn criu(&self) -> Option<&Criu> {
+        self.criu
+            .get_or_init(|| {
+                criu::find_installed(&self.host, self.timeout)
+                    .map(|(path, version)| Criu { path, version })
+            })
+            .as_ref()
+    }
+
+    /// `criu check`: run once, as root, on a live host only.
+    pub fn criu_check(&self) -> &CriuCheck {
+        self.criu_check.get_or_init(|| {
+            let Some(c) = self.criu() else {
+                return CriuCheck::NotRun("CRIU is not installed".into());
+            };
+            if !self.host.live {
+                return CriuCheck::NotRun(
+                    "--root: criu check tests the running kernel, not the image's".into(),
+                );
+            }
+            if !self.is_root {
+                return CriuCheck::NeedsRoot;
+            }
+            match criu::run_check(&self.host, &c.path, self.timeout) {
+                Ok(Ok(())) => CriuCheck::Passed,
+                Ok(Err(line)) => CriuCheck::Failed(line),
+                Err(e) => CriuCheck::Error(format!("{e:#}")),
+            }
+        })
+    }
+
+    /// The docker daemon of this host (live hosts only).
+    pub fn docker(&self) -> Option<&Daemon> {
+        self.docker
+            .get_or_init(|| {
+                if !self.host.live {
+                    return None;
+                }
+                let d = docker::discover(&self.host);
+                (d.pid.is_some() || d.dockerd.is_some()).then_some(d)
+            })
+            .as_ref()
+    }
+
+    /// The engine API client (live hosts only), or why there is none.
+    pub fn api(&self) -> Result<&Api, String> {
+        self.api
+            .get_or_init(|| {
+                if !self.host.live {
+                    return Err("--root: no live docker".into());
+                }
+                let mut api = Api::for_host(&self.host);
+                api.timeout = self.timeout.min(Duration::from_secs(5));
+                Ok(api)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// `GET /version`, once.
+    pub fn version(&self) -> Result<serde_json::Value, String> {
+        self.version
+            .get_or_init(|| self.api()?.json("/version").map_err(|e| format!("{e:#}")))
+            .clone()
+    }
+
+    /// What the engine says (live hosts with docker only).
+    pub fn engine(&self) -> Option<&Engine> {
+        self.engine
+            .get_or_init(|| {
+                let api = self.api().ok()?;
+                let experimental = api.experimental().map_err(|e| format!("{e:#}"));
+                let answers = experimental.is_ok();
+                Some(Engine {
+                    experimental,
+                    platform: self
+                        .version()
+                        .ok()
+                        .and_then(|v| v["Platform"]["Name"].as_str().map(str::to_owned)),
+                    running: if answers {
+                        api.running_containers().unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    },
+                    live_restore: answers
+                        && api
+                            .json("/info")
+                            .ok()
+                            .and_then(|i| i["LiveRestoreEnabled"].as_bool())
+                            .unwrap_or(false),
+                })
+            })
+            .as_ref()
+    }
+
+    /// apt, on Debian-family hosts that have it.
+    pub fn apt(&self) -> Option<&Apt> {
+        self.apt
+            .get_or_init(|| {
+                if self.distro.family != Family::Debian || !apt::has_apt(&self.host) {
+                    return None;
+                }
+                let chroot = apt::can_chroot(&self.host);
+                let policy = if self.host.live || chroot {
+                    apt::policy(&self.host, "criu", &[]).unwrap_or_default()
+                } else {
+                    Policy::default()
+                };
+                Some(Apt {
+                    policy,
+                    lists: self
+                        .host
+                        .fs
+                        .read_dir("/var/lib/apt/lists")
+                        .map(|names| names.iter().any(|n| n.ends_with("_Packages")))
+                        .unwrap_or(false),
+                    chroot,
+                    mirror: debian_mirror(&self.host),
+                })
+            })
+            .as_ref()
+    }
+
+    /// A config file, read now (bounded, regular files only).
+    pub fn file(&self, abs: &str) -> FileFact {
+        FileFact {
+            host_path: abs.to_string(),
+            content: self
+                .host
+                .fs
+                .read(abs, crate::rootfs::CONFIG_LIMIT)
+                .map_err(|e| format!("{e:#}")),
+        }
+    }
+
+    /// The daemon.json dockerd reads here (`--config-file` may move it).
+    pub fn daemon_json_path(&self) -> String {
+        self.docker()
+            .map_or_else(|| DAEMON_JSON.to_string(), |d| d.config_file.clone())
+    }
+}
+
+/// The host's own Debian mirror, from its apt sources (never a built-in one).
+pub fn debian_mirror(host: &Host) -> Option<String> {
+    let mut texts: Vec<String> = Vec::new();
+    for f in host
+        .fs
+        .read_dir("/etc/apt/sources.list.d")
+        .unwrap_or_default()
+    {
+        if f.contains("dockpoint") {
+            continue;
+        }
+        if let Some(t) = host.fs.read_quiet(&format!("/etc/apt/sources.list.d/{f}")) {
+            texts.push(t);
+        }
+    }
+    if let Some(t) = host.fs.read_quiet("/etc/apt/sources.list") {
+        texts.push(t);
+    }
+    texts.iter().flat_map(|t| t.lines()).find_map(|l| {
+        let l = l.trim();
+        let uri = if let Some(rest) = l.strip_prefix("URIs:") {
+            rest.split_whitespace().next()
+        } else if l.starts_with("deb ") {
+            l.split_whitespace().skip(1).find(|w| !w.starts_with('['))
+        } else {
+            None
+        }?;
+        let uri = uri.trim_end_matches('/');
+        (uri.ends_with("/debian") && uri.starts_with("http")).then(|| uri.to_string())
+    })
+}
