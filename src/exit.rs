@@ -35,20 +35,4 @@ impl Exit {
             _ => Exit::Failed,
         }
     }
-
-    /// The exit after printing: a report that could not be written to
-    /// stdout is a failure, said on stderr.
-    pub fn after_output(self) -> Exit {
-        if !crate::ui::stdout_error() {
-            return self;
-        }
-        crate::ui::error(
-            "the report could not be written to stdout (a closed pipe or a full disk)",
-        );
-        if self == Exit::Usage {
-            Exit::Usage
-        } else {
-            Exit::Failed
-        }
-    }
 }

@@ -5,6 +5,7 @@
 //! Human output goes to stdout; with `--format json` stdout carries only
 //! the JSON and everything else goes to stderr. Prompts are on stderr.
 
+use crate::exit::Exit;
 use console::style;
 use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
 use std::io::Write;
@@ -43,6 +44,20 @@ pub fn println(msg: &str) {
 /// Whether stdout failed; each command's `run` turns this into its exit code.
 pub fn stdout_error() -> bool {
     STDOUT_FAILED.load(Ordering::Relaxed)
+}
+
+/// The exit after printing: a report that could not be written to stdout
+/// is a failure, said on stderr.
+pub fn finish(exit: Exit) -> Exit {
+    if !stdout_error() {
+        return exit;
+    }
+    error("the report could not be written to stdout (a closed pipe or a full disk)");
+    if exit == Exit::Usage {
+        Exit::Usage
+    } else {
+        Exit::Failed
+    }
 }
 
 /// A line of human output: stdout, or stderr when stdout carries JSON.
@@ -92,7 +107,7 @@ extern "C" fn on_sigint(_: nix::libc::c_int) {
         // SAFETY: write(2) on fd 2 with a static buffer; _exit(2).
         unsafe {
             nix::libc::write(2, msg.as_ptr().cast(), msg.len());
-            nix::libc::_exit(crate::exit::Exit::Failed.code());
+            nix::libc::_exit(Exit::Failed.code());
         }
     }
     INTERRUPTED.store(true, Ordering::SeqCst);

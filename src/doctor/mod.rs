@@ -348,7 +348,7 @@ pub fn run(args: &DoctorArgs) -> Exit {
                 c.id, c.title
             ));
         }
-        return Exit::Ok.after_output();
+        return ui::finish(Exit::Ok);
     }
     for id in args.only.iter().chain(&args.skip) {
         if !CHECKS
@@ -380,7 +380,7 @@ pub fn run(args: &DoctorArgs) -> Exit {
         },
         Format::Human => print_human(&report, &header(&ctx), args.verbose, args.quiet),
     }
-    report.summary.exit.after_output()
+    ui::finish(report.summary.exit)
 }
 
 #[cfg(test)]

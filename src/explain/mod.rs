@@ -406,7 +406,7 @@ const GENERIC_SHOWN: &str = "criu failed: type NOTIFY errno 0";
 
 /// `dockpoint explain`. Returns the exit code.
 pub fn run(args: &ExplainArgs) -> crate::exit::Exit {
-    crate::exit::Exit::from_code(run_code(args)).after_output()
+    crate::ui::finish(crate::exit::Exit::from_code(run_code(args)))
 }
 
 fn run_code(args: &ExplainArgs) -> i32 {

@@ -3,8 +3,10 @@
 //! pin), or the right instructions for everyone else. Planning is pure;
 //! [`apply`] installs, then checks what it installed.
 
-use super::facts::{Facts, TESTING_ALLOWED, testing_pin, testing_sources};
-use super::{Action, CriuSource, Flags, PlannedStep, Status, StepId};
+use super::facts::{
+    Facts, TESTING_ALLOWED, TESTING_PIN, TESTING_SOURCES, testing_pin, testing_sources,
+};
+use super::plan::{Action, CriuSource, Flags, Install, PlannedStep, Status, StepId};
 use crate::apt;
 use crate::criu::{self, Version};
 use crate::fsio;
@@ -13,17 +15,6 @@ use crate::observe::CriuCheck;
 use crate::progress::Progress;
 use anyhow::Result;
 use std::time::Duration;
-
-pub const TESTING_SOURCES: &str = "/etc/apt/sources.list.d/dockpoint-criu-testing.sources";
-pub const TESTING_PIN: &str = "/etc/apt/preferences.d/dockpoint-criu-testing";
-
-#[derive(Debug, Clone)]
-pub enum Install {
-    /// `apt-get install criu` from the host's own sources.
-    Apt { update_first: bool },
-    /// Through the Debian testing pin (already simulated).
-    Testing { mirror: String },
-}
 
 fn instructions(f: &Facts, candidate: Option<&str>) -> String {
     criu::instructions(&f.distro, f.min_criu(), candidate)

@@ -1,7 +1,7 @@
 //! What setup plans from: a snapshot of the observer's facts, gathered once
 //! before planning. Plain data: the planner never touches the host.
 
-use super::{CriuSource, Flags};
+use super::plan::{CriuSource, Flags};
 use crate::apt::{self, Inst};
 use crate::criu::{self, Verdict, Version};
 use crate::distro::Distro;
@@ -107,6 +107,8 @@ pub fn simulate_testing(obs: &Observer, f: &Facts) -> Option<Result<Vec<Inst>, S
     Some(r.map_err(|e| format!("{e:#}")))
 }
 
+pub const TESTING_SOURCES: &str = "/etc/apt/sources.list.d/dockpoint-criu-testing.sources";
+pub const TESTING_PIN: &str = "/etc/apt/preferences.d/dockpoint-criu-testing";
 /// The packages CRIU may bring from Debian testing; anything else refuses.
 pub const TESTING_ALLOWED: &[&str] = &["criu", "libcompel1", "libnet9", "libnl-3-200"];
 /// The install from testing, simulated: only what CRIU needs, no recommends.
@@ -122,7 +124,7 @@ pub fn testing_sources(mirror: &str) -> String {
          # (see {}). Remove both files and run apt-get update to undo.\n\
          Types: deb\nURIs: {mirror}\nSuites: testing\nComponents: main\n\
          Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
-        super::criu_step::TESTING_PIN
+        TESTING_PIN
     )
 }
 

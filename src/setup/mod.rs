@@ -10,12 +10,16 @@
 
 mod criu_step;
 pub mod facts;
+pub mod plan;
 mod restart_step;
 pub mod steps;
 mod view;
 
 pub use facts::Facts;
-pub use steps::{STEPS, StepId};
+pub use plan::{
+    Action, CriuSource, Flags, PendingWrite, PlannedStep, Status, StepId, Validation, Written,
+};
+pub use steps::STEPS;
 
 use crate::cli::{CriuSourceArg, Format, SetupArgs};
 use crate::exit::Exit;
@@ -26,150 +30,6 @@ use crate::runc_conf::CriuOption;
 use crate::ui;
 use serde::Serialize;
 use std::time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    Changed,
-    Skipped,
-    Failed,
-    Manual,
-}
-
-/// How a written file is validated before it replaces the old one.
-#[derive(Debug, Clone)]
-pub enum Validation {
-    /// Every wanted option is in effect in the new runc.conf.
-    RuncConf(Vec<CriuOption>),
-    /// `"experimental": true` in effect (or absent, with the flag), and
-    /// where this dockerd can (>= 23.0), `dockerd --validate` with its live flags.
-    DaemonJson {
-        experimental_flag: bool,
-        dockerd: Option<(String, Vec<String>)>,
-    },
-    /// Plain data files dockpoint writes whole.
-    None,
-}
-
-/// A write the engine will do when the step is applied.
-#[derive(Debug, Clone)]
-pub struct PendingWrite {
-    /// The host path.
-    pub path: String,
-    /// The bytes the plan was made from (None: the file did not exist).
-    pub old: Option<Vec<u8>>,
-    pub new: Vec<u8>,
-    pub validation: Validation,
-}
-
-/// What applying a step does.
-#[derive(Debug, Clone)]
-pub enum Action {
-    Write(PendingWrite),
-    Install(criu_step::Install),
-    Restart(restart_step::Restart),
-}
-
-/// A write that happened: enough to undo it.
-#[derive(Debug, Clone)]
-pub struct Written {
-    pub path: String,
-    pub old: Option<Vec<u8>>,
-    pub new: Vec<u8>,
-}
-
-/// One step of the plan, and after applying, of the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct PlannedStep {
-    pub id: StepId,
-    pub status: Status,
-    pub path: Option<String>,
-    pub diff: Option<String>,
-    pub backup: Option<String>,
-    pub message: String,
-    /// criu-install: "apt" or "instructions".
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub method: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instructions: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-    /// What a confirmed repair would do (files dockpoint refused to edit).
-    #[serde(skip)]
-    pub repair: Option<String>,
-    /// Offer CRIU from Debian testing interactively.
-    #[serde(skip)]
-    pub offer_testing: bool,
-    #[serde(skip)]
-    pub written: Option<Written>,
-    #[serde(skip)]
-    pub action: Option<Action>,
-}
-
-impl PlannedStep {
-    pub fn new(id: StepId) -> Self {
-        PlannedStep {
-            id,
-            status: Status::Ok,
-            path: None,
-            diff: None,
-            backup: None,
-            message: String::new(),
-            method: None,
-            instructions: None,
-            version: None,
-            log: None,
-            warnings: Vec::new(),
-            repair: None,
-            offer_testing: false,
-            written: None,
-            action: None,
-        }
-    }
-
-    pub fn failed(mut self, message: String) -> Self {
-        self.status = Status::Failed;
-        self.message = message;
-        self
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CriuSource {
-    #[default]
-    Distro,
-    DebianTesting,
-}
-
-/// What the operator asked for: the flags, and the answers to prompts.
-#[derive(Debug, Clone, Default)]
-pub struct Flags {
-    pub criu_options: Vec<CriuOption>,
-    pub repair_runc: bool,
-    pub repair_daemon: bool,
-    pub no_install: bool,
-    pub no_restart: bool,
-    pub criu_source: CriuSource,
-}
-
-impl Flags {
-    /// The runc.conf options: always `tcp-established`, then the extra ones.
-    pub fn runc_options(&self) -> Vec<CriuOption> {
-        let mut v = vec![CriuOption::flag("tcp-established")];
-        v.extend(
-            self.criu_options
-                .iter()
-                .filter(|o| o.name != "tcp-established")
-                .cloned(),
-        );
-        v
-    }
-}
 
 /// The plan: each step planned in order (later steps see earlier ones).
 /// Pure: facts and flags in, steps out.
@@ -362,7 +222,7 @@ pub fn run(args: &SetupArgs) -> Exit {
             }
             ui::out(json, "Cancelled: nothing was changed.");
             finish(json, args.dry_run, &facts, &planned, None);
-            return Exit::Failed.after_output();
+            return ui::finish(Exit::Failed);
         }
         apply(&obs.host, &mut planned, &facts, &flags);
     }
@@ -381,7 +241,13 @@ pub fn run(args: &SetupArgs) -> Exit {
             Err(_) => None,
         }
     });
-    finish(json, args.dry_run, &facts, &planned, doctor.flatten()).after_output()
+    ui::finish(finish(
+        json,
+        args.dry_run,
+        &facts,
+        &planned,
+        doctor.flatten(),
+    ))
 }
 
 fn finish(

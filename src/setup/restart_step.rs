@@ -2,20 +2,13 @@
 //! experimental is on, and never leave docker stopped.
 
 use super::facts::Facts;
-use super::steps::find;
-use super::{Action, Flags, PlannedStep, Status, StepId};
+use super::plan::{Action, Flags, PlannedStep, Restart, Status, StepId, find};
 use crate::docker::{self, Api, Init, Kind};
 use crate::fsio;
 use crate::host::{Cmd, Host};
 use crate::progress::Progress;
 use anyhow::{Result, bail};
 use std::time::Duration;
-
-#[derive(Debug, Clone)]
-pub struct Restart {
-    pub command: Vec<&'static str>,
-    pub init: Init,
-}
 
 fn command_line(cmd: &[&str]) -> String {
     cmd.join(" ")

@@ -3,41 +3,13 @@
 //! code serves the dry run and the real run.
 
 use super::facts::Facts;
-use super::{Action, Flags, PendingWrite, PlannedStep, Status, Validation};
+use super::plan::{Action, Flags, PendingWrite, PlannedStep, Status, StepId, Validation};
 use crate::daemon_json::{self, DaemonInputs};
 use crate::edit::{Edit, EditError};
 use crate::host::{Cmd, Host};
 use crate::observe::FileFact;
 use crate::runc_conf::{self, CriuOption};
 use anyhow::{Result, bail};
-use serde::Serialize;
-
-/// The steps' stable ids (JSON `"id"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StepId {
-    CriuInstall,
-    RuncConf,
-    DaemonJson,
-    DockerRestart,
-}
-
-impl StepId {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepId::CriuInstall => "criu-install",
-            StepId::RuncConf => "runc-conf",
-            StepId::DaemonJson => "daemon-json",
-            StepId::DockerRestart => "docker-restart",
-        }
-    }
-}
-
-impl std::fmt::Display for StepId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A setup step: its id and its planner.
 pub struct StepDef {
@@ -64,11 +36,6 @@ pub const STEPS: &[StepDef] = &[
         plan: super::restart_step::plan,
     },
 ];
-
-/// The step `id` among those planned so far.
-pub fn find(steps: &[PlannedStep], id: StepId) -> Option<&PlannedStep> {
-    steps.iter().find(|s| s.id == id)
-}
 
 /// Plan a file edit: run the pure editor on the bytes observed, diff.
 fn plan_file(

@@ -2,7 +2,7 @@
 //! prompts (line-based, numbered, like rustup-init's), the result.
 
 use super::facts::Facts;
-use super::{CriuSource, Flags, PlannedStep, Status, StepId};
+use super::plan::{CriuSource, Flags, PlannedStep, Status, StepId};
 use crate::runc_conf::CriuOption;
 use crate::ui::{self, out};
 use console::style;

@@ -1,0 +1,197 @@
+//! The plan's vocabulary: steps, their ids and statuses, what applying a
+//! step does, and the operator's flags. Data only.
+
+use crate::runc_conf::CriuOption;
+use serde::Serialize;
+
+/// The steps' stable ids (JSON `"id"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepId {
+    CriuInstall,
+    RuncConf,
+    DaemonJson,
+    DockerRestart,
+}
+
+impl StepId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepId::CriuInstall => "criu-install",
+            StepId::RuncConf => "runc-conf",
+            StepId::DaemonJson => "daemon-json",
+            StepId::DockerRestart => "docker-restart",
+        }
+    }
+}
+
+impl std::fmt::Display for StepId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+    Manual,
+}
+
+/// How a written file is validated before it replaces the old one.
+#[derive(Debug, Clone)]
+pub enum Validation {
+    /// Every wanted option is in effect in the new runc.conf.
+    RuncConf(Vec<CriuOption>),
+    /// `"experimental": true` in effect (or absent, with the flag), and
+    /// where this dockerd can (>= 23.0), `dockerd --validate` with its live flags.
+    DaemonJson {
+        experimental_flag: bool,
+        dockerd: Option<(String, Vec<String>)>,
+    },
+    /// Plain data files dockpoint writes whole.
+    None,
+}
+
+/// A write the engine will do when the step is applied.
+#[derive(Debug, Clone)]
+pub struct PendingWrite {
+    /// The host path.
+    pub path: String,
+    /// The bytes the plan was made from (None: the file did not exist).
+    pub old: Option<Vec<u8>>,
+    pub new: Vec<u8>,
+    pub validation: Validation,
+}
+
+/// How CRIU is installed.
+#[derive(Debug, Clone)]
+pub enum Install {
+    /// `apt-get install criu` from the host's own sources.
+    Apt { update_first: bool },
+    /// Through the Debian testing pin (already simulated).
+    Testing { mirror: String },
+}
+
+/// How docker is restarted: the command, through the init system that runs it.
+#[derive(Debug, Clone)]
+pub struct Restart {
+    pub command: Vec<&'static str>,
+    pub init: crate::docker::Init,
+}
+
+/// What applying a step does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Write(PendingWrite),
+    Install(Install),
+    Restart(Restart),
+}
+
+/// A write that happened: enough to undo it.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub path: String,
+    pub old: Option<Vec<u8>>,
+    pub new: Vec<u8>,
+}
+
+/// One step of the plan, and after applying, of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStep {
+    pub id: StepId,
+    pub status: Status,
+    pub path: Option<String>,
+    pub diff: Option<String>,
+    pub backup: Option<String>,
+    pub message: String,
+    /// criu-install: "apt" or "instructions".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// What a confirmed repair would do (files dockpoint refused to edit).
+    #[serde(skip)]
+    pub repair: Option<String>,
+    /// Offer CRIU from Debian testing interactively.
+    #[serde(skip)]
+    pub offer_testing: bool,
+    #[serde(skip)]
+    pub written: Option<Written>,
+    #[serde(skip)]
+    pub action: Option<Action>,
+}
+
+impl PlannedStep {
+    pub fn new(id: StepId) -> Self {
+        PlannedStep {
+            id,
+            status: Status::Ok,
+            path: None,
+            diff: None,
+            backup: None,
+            message: String::new(),
+            method: None,
+            instructions: None,
+            version: None,
+            log: None,
+            warnings: Vec::new(),
+            repair: None,
+            offer_testing: false,
+            written: None,
+            action: None,
+        }
+    }
+
+    pub fn failed(mut self, message: String) -> Self {
+        self.status = Status::Failed;
+        self.message = message;
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CriuSource {
+    #[default]
+    Distro,
+    DebianTesting,
+}
+
+/// What the operator asked for: the flags, and the answers to prompts.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub criu_options: Vec<CriuOption>,
+    pub repair_runc: bool,
+    pub repair_daemon: bool,
+    pub no_install: bool,
+    pub no_restart: bool,
+    pub criu_source: CriuSource,
+}
+
+impl Flags {
+    /// The runc.conf options: always `tcp-established`, then the extra ones.
+    pub fn runc_options(&self) -> Vec<CriuOption> {
+        let mut v = vec![CriuOption::flag("tcp-established")];
+        v.extend(
+            self.criu_options
+                .iter()
+                .filter(|o| o.name != "tcp-established")
+                .cloned(),
+        );
+        v
+    }
+}
+
+/// The step `id` among those planned so far.
+pub fn find(steps: &[PlannedStep], id: StepId) -> Option<&PlannedStep> {
+    steps.iter().find(|s| s.id == id)
+}
