@@ -6,7 +6,8 @@ use std::path::PathBuf;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success (whether or not anything changed)
-  1  a step failed, or the operator cancelled
+  1  a step failed; the operator cancelled (Cancel, or Ctrl-C at a prompt:
+     nothing was changed); or the report could not be written to stdout
   2  usage error: bad flags, not root, or no terminal without --yes";
 
 #[derive(Parser, Debug)]
@@ -37,7 +38,7 @@ pub enum Command {
 const DOCTOR_EXIT_CODES: &str = "\
 Exit codes:
   0  no check failed (warnings allowed; with --strict warnings fail)
-  1  a check failed
+  1  a check failed (or the report could not be written to stdout)
   2  usage error
   3  a check could not run (and none failed)";
 
@@ -70,8 +71,9 @@ pub struct DoctorArgs {
     /// Output format: human, or one JSON object on stdout
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Seconds each check may take
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    /// Seconds each check may take (1 to 3600)
+    #[arg(long, default_value_t = 10, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
 }
 
@@ -141,4 +143,24 @@ pub struct SetupArgs {
     /// Repair a config file dockpoint would otherwise refuse to edit (CRLF endings, a bad line, a wrong type)
     #[arg(long)]
     pub repair: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_huge_doctor_timeout_is_a_usage_error() {
+        let e = Cli::try_parse_from(["dockpoint", "doctor", "--timeout", "18446744073709551615"])
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(Cli::try_parse_from(["dockpoint", "doctor", "--timeout", "0"]).is_err());
+        assert!(Cli::try_parse_from(["dockpoint", "doctor", "--timeout", "30"]).is_ok());
+    }
 }

@@ -228,7 +228,34 @@ pub const CHECKS: &[Check] = &[
 ];
 
 fn host_distro(c: &Ctx, _: Option<&str>) -> Finding {
+    if c.distro.source.is_none() {
+        return Finding::problem(
+            "no /etc/os-release or /usr/lib/os-release: the distribution is unknown, so install instructions are generic",
+            "restore the distribution's os-release file (package base-files on Debian and Ubuntu)",
+        );
+    }
     Finding::pass(c.distro.describe())
+}
+
+/// `dockpoint setup` as this host needs it (with `--root DIR` for an image).
+fn setup_cmd(c: &Ctx, extra: &str) -> String {
+    if c.host.live {
+        format!("dockpoint setup{extra}")
+    } else {
+        format!(
+            "dockpoint setup --root {}{extra}",
+            c.host.fs.path().display()
+        )
+    }
+}
+
+/// What setup does about docker after daemon.json: only a live host restarts.
+fn restart_note(c: &Ctx) -> &'static str {
+    if c.host.live {
+        " and restarts docker"
+    } else {
+        "; docker reads it when the image boots"
+    }
 }
 
 fn host_kernel(c: &Ctx, _: Option<&str>) -> Finding {
@@ -410,7 +437,10 @@ fn runc_present(c: &Ctx, _: Option<&str>) -> Finding {
         Some(_) => Finding::pass(crate::observe::RUNC_CONF),
         None => Finding::problem(
             "/etc/criu/runc.conf does not exist, so CRIU runs without tcp-established",
-            "dockpoint setup (or: mkdir -p /etc/criu && echo tcp-established > /etc/criu/runc.conf)",
+            format!(
+                "{} (or: mkdir -p /etc/criu && echo tcp-established > /etc/criu/runc.conf)",
+                setup_cmd(c, "")
+            ),
         ),
     }
 }
@@ -424,7 +454,10 @@ fn runc_syntax(c: &Ctx, _: Option<&str>) -> Finding {
             format!(
                 "/etc/criu/runc.conf {e}: CRIU rejects the file and every checkpoint and restore fails"
             ),
-            "dockpoint setup --repair (or fix the line by hand; lint with criu --config /etc/criu/runc.conf -V)",
+            format!(
+                "{} (or fix the line by hand; lint with criu --config /etc/criu/runc.conf -V)",
+                setup_cmd(c, " --repair")
+            ),
         );
     }
     // Where CRIU runs, let it judge the file too.
@@ -465,14 +498,14 @@ fn runc_tcp(c: &Ctx, _: Option<&str>) -> Finding {
     let Some(text) = read_conf(c) else {
         return Finding::problem(
             "no /etc/criu/runc.conf, so no tcp-established",
-            "dockpoint setup",
+            setup_cmd(c, ""),
         );
     };
     match runc_conf::effective(&text, "tcp-established") {
         Ok(Some(_)) => Finding::pass("tcp-established is on"),
         Ok(None) => Finding::problem(
             "no active tcp-established line: a container with established TCP connections fails with `criu failed: type NOTIFY errno 0`",
-            "dockpoint setup (adds the line; no restart needed)",
+            format!("{} (adds the line; no restart needed)", setup_cmd(c, "")),
         ),
         Err(_) => Finding::skip("runc.conf does not parse (see runc-conf.syntax)"),
     }
@@ -514,11 +547,15 @@ fn daemon_experimental(c: &Ctx, _: Option<&str>) -> Finding {
         }
         Ok(Some(v)) => Finding::problem(
             format!("\"experimental\": {v} in {path}"),
-            "dockpoint setup (sets it to true and restarts docker)",
+            format!("{} (sets it to true{})", setup_cmd(c, ""), restart_note(c)),
         ),
         Ok(None) => Finding::problem(
             format!("experimental is not set in {path}"),
-            "dockpoint setup (sets \"experimental\": true and restarts docker)",
+            format!(
+                "{} (sets \"experimental\": true{})",
+                setup_cmd(c, ""),
+                restart_note(c)
+            ),
         ),
         Err(_) => Finding::skip("daemon.json is not valid (see daemon-json.valid)"),
     }

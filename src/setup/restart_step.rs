@@ -20,6 +20,11 @@ pub fn plan(f: &Facts, flags: &Flags, before: &[PlannedStep]) -> PlannedStep {
     let dj = find(before, StepId::DaemonJson);
     let changes = dj.is_some_and(|p| p.status == Status::Changed);
     let file_ok = dj.is_some_and(|p| p.status == Status::Ok);
+    if dj.is_some_and(|p| p.status == Status::Failed) {
+        s.status = Status::Skipped;
+        s.message = "daemon.json is not ready (see daemon-json): docker was not restarted".into();
+        return s;
+    }
     if !f.live {
         s.status = if changes { Status::Skipped } else { Status::Ok };
         s.message = if changes {
@@ -59,7 +64,7 @@ pub fn plan(f: &Facts, flags: &Flags, before: &[PlannedStep]) -> PlannedStep {
                 Status::Skipped
             };
             s.message.push_str(&format!(
-                "docker is not running ({why}); it reads daemon.json when it starts"
+                "docker does not answer ({why}); it reads daemon.json when it starts"
             ));
             return s;
         }

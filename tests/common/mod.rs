@@ -132,3 +132,54 @@ pub fn run(args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// Wait for a child, killing it after `secs` (a hang must fail the test,
+/// not hold CI): its output, or a panic naming the hang.
+#[allow(dead_code)]
+pub fn wait_or_kill(mut child: std::process::Child, secs: u64) -> std::process::Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if rx
+            .recv_timeout(std::time::Duration::from_secs(secs))
+            .is_err()
+        {
+            // SAFETY: kill(2) on the child we spawned.
+            unsafe { libc_kill(pid as i32) };
+            return true;
+        }
+        false
+    });
+    let out = std::mem::replace(&mut child.stdout, None);
+    let err = std::mem::replace(&mut child.stderr, None);
+    let mut o = Vec::new();
+    let mut e = Vec::new();
+    if let Some(mut s) = out {
+        let _ = std::io::Read::read_to_end(&mut s, &mut o);
+    }
+    if let Some(mut s) = err {
+        let _ = std::io::Read::read_to_end(&mut s, &mut e);
+    }
+    let status = child.wait().expect("wait");
+    let _ = tx.send(());
+    let killed = watchdog.join().unwrap_or(false);
+    assert!(!killed, "the command hung for {secs}s and was killed");
+    std::process::Output {
+        status,
+        stdout: o,
+        stderr: e,
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn c_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// SIGKILL a pid.
+unsafe fn libc_kill(pid: i32) {
+    // SAFETY: the caller passes a child's pid.
+    unsafe {
+        c_kill(pid, 9);
+    }
+}
