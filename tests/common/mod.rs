@@ -150,8 +150,8 @@ pub fn wait_or_kill(mut child: std::process::Child, secs: u64) -> std::process::
         }
         false
     });
-    let out = std::mem::replace(&mut child.stdout, None);
-    let err = std::mem::replace(&mut child.stderr, None);
+    let out = child.stdout.take();
+    let err = child.stderr.take();
     let mut o = Vec::new();
     let mut e = Vec::new();
     if let Some(mut s) = out {
