@@ -61,10 +61,12 @@ fn strict_parse(body: &str) -> Result<serde_json::Value, JsonError> {
     })
 }
 
-fn props_named<'a, 'b>(obj: &'b Object<'a>) -> Vec<&'b ObjectProp<'a>> {
+/// The top-level members named "experimental", with their index among all members.
+fn props_named<'a, 'b>(obj: &'b Object<'a>) -> Vec<(usize, &'b ObjectProp<'a>)> {
     obj.properties
         .iter()
-        .filter(|p| p.name.as_str() == KEY)
+        .enumerate()
+        .filter(|(_, p)| p.name.as_str() == KEY)
         .collect()
 }
 
@@ -89,7 +91,8 @@ pub fn ensure_experimental(
         if bom {
             out.push(BOM);
         }
-        out.push_str("{\n  \"experimental\": true\n}\n");
+        let brk = usual_break(body);
+        out.push_str(&format!("{{{brk}  \"{KEY}\": true{brk}}}{brk}"));
         let note = if text.is_empty() {
             "created with \"experimental\": true"
         } else {
@@ -143,7 +146,7 @@ pub fn ensure_experimental(
         if found.is_empty() {
             return Ok(unchanged());
         }
-        let (line, column) = at(found[0]);
+        let (line, column) = at(found[0].1);
         if !repair {
             return Err(JsonError {
                 line,
@@ -152,12 +155,11 @@ pub fn ensure_experimental(
                 repair: Some("remove \"experimental\" from daemon.json (the flag keeps it on)".into()),
             });
         }
-        for p in &found {
-            edits.push(removal(&obj, p));
-        }
+        let all: Vec<usize> = found.iter().map(|&(i, _)| i).collect();
+        edits.extend(removals(&obj, &all));
         notes.push("removed \"experimental\": the --experimental flag already turns it on".into());
     } else if found.len() > 1 {
-        let (line, column) = at(found[1]);
+        let (line, column) = at(found[1].1);
         if !repair {
             return Err(JsonError {
                 line,
@@ -169,10 +171,9 @@ pub fn ensure_experimental(
                 repair: Some("keep one \"experimental\": true and remove the others".into()),
             });
         }
-        let last = found[found.len() - 1];
-        for p in &found[..found.len() - 1] {
-            edits.push(removal(&obj, p));
-        }
+        let (_, last) = found[found.len() - 1];
+        let earlier: Vec<usize> = found[..found.len() - 1].iter().map(|&(i, _)| i).collect();
+        edits.extend(removals(&obj, &earlier));
         if last.value.as_boolean_lit().map(|b| b.value) != Some(true) {
             let r = last.value.range();
             edits.push((r.start, r.end, "true".into()));
@@ -181,7 +182,7 @@ pub fn ensure_experimental(
             "removed {} duplicate \"experimental\" keys, the remaining one is true",
             found.len() - 1
         ));
-    } else if let Some(p) = found.first() {
+    } else if let Some(&(_, p)) = found.first() {
         match &p.value {
             Ast::BooleanLit(b) if b.value => return Ok(unchanged()),
             Ast::BooleanLit(b) => {
@@ -211,64 +212,143 @@ pub fn ensure_experimental(
         notes.push("added \"experimental\": true".into());
     }
 
-    let mut out = body.to_string();
-    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
-    for (s, e, with) in edits {
-        out.replace_range(s..e, &with);
-    }
+    let mut out = String::with_capacity(text.len() + 32);
     if bom {
-        out.insert(0, BOM);
+        out.push(BOM);
     }
+    out.push_str(&apply(body, edits)?);
     Ok(Edit { text: out, notes })
 }
 
-/// The edit that adds the key after the last member, in the file's own style.
-fn insertion(body: &str, obj: &Object) -> (usize, usize, String) {
-    let Some(last) = obj.properties.last() else {
-        let (s, e) = (obj.range.start + 1, obj.range.end - 1);
-        let inner = &body[s..e];
-        let with = if inner.contains('\n') {
-            "\n  \"experimental\": true\n".to_string()
-        } else {
-            "\"experimental\": true".to_string()
+/// Apply non-overlapping edits (byte ranges of `body`). Overlapping or
+/// out-of-range edits are a bug here; they give an error, so the file is left
+/// alone, rather than a panic or a corrupt file.
+fn apply(body: &str, mut edits: Vec<(usize, usize, String)>) -> Result<String, JsonError> {
+    edits.sort_by_key(|e| (e.0, e.1));
+    let mut out = String::with_capacity(body.len() + 32);
+    let mut cursor = 0;
+    for (s, e, with) in edits {
+        let (Some(kept), true) = (body.get(cursor..s), s <= e && body.is_char_boundary(e)) else {
+            let (line, column) = line_col(body, s.min(body.len()));
+            return Err(JsonError {
+                line,
+                column: Some(column),
+                cause: "internal error: overlapping edits to daemon.json (please report this); the file was left unchanged".into(),
+                repair: None,
+            });
         };
-        return (s, e, with);
+        out.push_str(kept);
+        out.push_str(&with);
+        cursor = e;
+    }
+    out.push_str(&body[cursor..]);
+    Ok(out)
+}
+
+/// The line break starting at byte `i` of `s`: `\r\n`, `\n` or a lone `\r`.
+fn break_at(s: &str, i: usize) -> Option<&'static str> {
+    match s.as_bytes().get(i)? {
+        b'\r' if s.as_bytes().get(i + 1) == Some(&b'\n') => Some("\r\n"),
+        b'\r' => Some("\r"),
+        b'\n' => Some("\n"),
+        _ => None,
+    }
+}
+
+/// The first line break in `s`.
+fn first_break(s: &str) -> Option<&'static str> {
+    (0..s.len()).find_map(|i| break_at(s, i))
+}
+
+/// The last line break in `s`: where it starts and what it is.
+fn last_break(s: &str) -> Option<(usize, &'static str)> {
+    let i = s.rfind(['\n', '\r'])?;
+    if s.as_bytes()[i] == b'\n' && i > 0 && s.as_bytes()[i - 1] == b'\r' {
+        Some((i - 1, "\r\n"))
+    } else {
+        Some((i, break_at(s, i)?))
+    }
+}
+
+/// The line break most used in `s` (`\n` when there is none).
+fn usual_break(s: &str) -> &'static str {
+    let crlf = s.matches("\r\n").count();
+    let lf = s.matches('\n').count() - crlf;
+    let cr = s.matches('\r').count() - crlf;
+    if crlf > lf && crlf >= cr {
+        "\r\n"
+    } else if cr > lf && cr > crlf {
+        "\r"
+    } else {
+        "\n"
+    }
+}
+
+/// The edit that adds the key after the last member, in the file's own style
+/// and with its own line endings (those of the line the key goes after).
+fn insertion(body: &str, obj: &Object) -> (usize, usize, String) {
+    let (open, close) = (obj.range.start + 1, obj.range.end - 1);
+    let Some(last) = obj.properties.last() else {
+        let inner = &body[open..close];
+        let with = match first_break(inner) {
+            Some(brk) => format!("{brk}  \"{KEY}\": true"),
+            // `{ }` becomes `{ "experimental": true }`.
+            None => format!("{inner}\"{KEY}\": true"),
+        };
+        return (open, open, with);
     };
-    // Whitespace before the last member: its newline and indentation.
+    // Whitespace before the last member: its line break and indentation.
     let prev_end = obj
         .properties
         .iter()
         .rev()
         .nth(1)
-        .map_or(obj.range.start + 1, |p| p.range.end);
+        .map_or(open, |p| p.range.end);
     let between = &body[prev_end..last.range.start];
     let ws = between.rsplit(',').next().unwrap_or_default();
     let sep = &body[last.name.range().end..last.value.range().start];
     let sep = if sep.trim() == ":" { sep } else { ": " };
-    let lead = match ws.rfind('\n') {
-        Some(i) => &ws[i..],
+    let lead = match last_break(ws) {
+        Some((i, brk)) => {
+            let indent = &ws[i + brk.len()..];
+            let brk = first_break(&body[last.range.end..close]).unwrap_or(brk);
+            format!("{brk}{indent}")
+        }
         // A one-member, one-line object: follow the spacing after its colon.
-        None if obj.properties.len() == 1 && sep.ends_with(' ') => " ",
-        None => ws,
+        None if obj.properties.len() == 1 && sep.ends_with(' ') => " ".into(),
+        None => ws.into(),
     };
     let at = last.range.end;
     (at, at, format!(",{lead}\"{KEY}\"{sep}true"))
 }
 
-/// The edit that removes one member with its comma and line.
-fn removal(obj: &Object, p: &ObjectProp) -> (usize, usize, String) {
+/// The edits that remove the members at `remove` (indices into the object's
+/// members), each with one comma and the whitespace before the next member.
+/// Consecutive members are removed as one run, so no two edits overlap.
+fn removals(obj: &Object, remove: &[usize]) -> Vec<(usize, usize, String)> {
     let props = &obj.properties;
-    let i = props
-        .iter()
-        .position(|q| std::ptr::eq(q, p))
-        .expect("member of obj");
-    if i + 1 < props.len() {
-        (p.range.start, props[i + 1].range.start, String::new())
-    } else if i > 0 {
-        (props[i - 1].range.end, p.range.end, String::new())
-    } else {
-        (obj.range.start + 1, obj.range.end - 1, String::new())
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < props.len() {
+        if !remove.contains(&i) {
+            i += 1;
+            continue;
+        }
+        let first = i;
+        while i < props.len() && remove.contains(&i) {
+            i += 1;
+        }
+        // The run is first..i; member i (if any) and member first-1 (if any) stay.
+        let range = if i < props.len() {
+            (props[first].range.start, props[i].range.start)
+        } else if first > 0 {
+            (props[first - 1].range.end, props[i - 1].range.end)
+        } else {
+            (obj.range.start + 1, obj.range.end - 1)
+        };
+        out.push((range.0, range.1, String::new()));
     }
+    out
 }
 
 /// Whether `text` turns experimental on (used to validate what is written).
@@ -375,6 +455,88 @@ mod tests {
             r("{\n  \"a\": 1,\n  \"experimental\": true,\n  \"experimental\": 1\n}"),
             "{\n  \"a\": 1,\n  \"experimental\": true\n}"
         );
+    }
+
+    /// Issue 1: with the flag, `repair` and two "experimental" keys, one of
+    /// them last, the removals overlapped and `replace_range` panicked.
+    #[test]
+    fn flag_repair_removes_every_duplicate_without_panicking() {
+        let flag = DaemonInputs {
+            experimental_flag: true,
+        };
+        for (input, want) in [
+            (
+                "{\"a\":1,\"experimental\":false,\"experimental\":true}",
+                "{\"a\":1}",
+            ),
+            (
+                "{\"a\": 1, \"experimental\": false, \"experimental\": true}",
+                "{\"a\": 1}",
+            ),
+            (
+                "{\n  \"a\": 1,\n  \"experimental\": false,\n  \"experimental\": true\n}\n",
+                "{\n  \"a\": 1\n}\n",
+            ),
+            (
+                "\u{feff}{\r\n  \"a\": 1,\r\n  \"experimental\": false,\r\n  \"experimental\": true\r\n}\r\n",
+                "\u{feff}{\r\n  \"a\": 1\r\n}\r\n",
+            ),
+            ("{\"experimental\": 1, \"experimental\": 2}", "{}"),
+            (
+                "{\"experimental\": false, \"a\": 1, \"experimental\": true}",
+                "{\"a\": 1}",
+            ),
+            (
+                "{\"experimental\": 0, \"a\": 1, \"experimental\": null, \"b\": [], \"experimental\": {}}",
+                "{\"a\": 1, \"b\": []}",
+            ),
+            (
+                "{\"a\": 1, \"experimental\": true, \"experimental\": false, \"b\": 2}",
+                "{\"a\": 1, \"b\": 2}",
+            ),
+        ] {
+            let e = ensure_experimental(input, &flag, true).unwrap();
+            assert_eq!(e.text, want, "{input:?}");
+            assert_eq!(experimental_value(&e.text).unwrap(), None);
+        }
+    }
+
+    /// Issue 2: an inserted line takes the file's own line ending.
+    #[test]
+    fn inserted_line_keeps_the_files_line_endings() {
+        for (input, want) in [
+            (
+                "{\r\n  \"a\": 1\r\n}\r\n",
+                "{\r\n  \"a\": 1,\r\n  \"experimental\": true\r\n}\r\n",
+            ),
+            (
+                "\u{feff}{\r\n  \"a\": 1,\r\n  \"b\": 2\r\n}",
+                "\u{feff}{\r\n  \"a\": 1,\r\n  \"b\": 2,\r\n  \"experimental\": true\r\n}",
+            ),
+            // Mixed: the line where the key goes (the last member's) decides.
+            (
+                "{\n  \"a\": 1,\r\n  \"b\": 2\r\n}\n",
+                "{\n  \"a\": 1,\r\n  \"b\": 2,\r\n  \"experimental\": true\r\n}\n",
+            ),
+            (
+                "{\r\n  \"a\": 1,\r\n  \"b\": 2\n}\r\n",
+                "{\r\n  \"a\": 1,\r\n  \"b\": 2,\n  \"experimental\": true\n}\r\n",
+            ),
+            // The last member shares its line with the brace: the break before it.
+            (
+                "{\r\n  \"a\": 1,\r\n  \"b\": 2}",
+                "{\r\n  \"a\": 1,\r\n  \"b\": 2,\r\n  \"experimental\": true}",
+            ),
+            ("{\r\n}\r\n", "{\r\n  \"experimental\": true\r\n}\r\n"),
+            ("\r\n", "{\r\n  \"experimental\": true\r\n}\r\n"),
+            (
+                "{\r  \"a\": 1\r}",
+                "{\r  \"a\": 1,\r  \"experimental\": true\r}",
+            ),
+        ] {
+            let e = ensure_experimental(input, &DaemonInputs::default(), false).unwrap();
+            assert_eq!(e.text, want, "{input:?}");
+        }
     }
 
     #[test]
