@@ -115,6 +115,69 @@ fn lookup(name: &str) -> Option<Arg> {
         .map(|(_, a)| *a)
 }
 
+/// Options whose value may contain spaces (paths and the like); every other
+/// option takes one word, so `ghost-limit 100M 200M` is two values.
+const SPACED_VALUES: &[&str] = &[
+    "images-dir",
+    "work-dir",
+    "log-file",
+    "root",
+    "pidfile",
+    "action-script",
+    "prev-images-dir",
+    "libdir",
+    "cgroup-root",
+    "inherit-fd",
+    "ext-mount-map",
+    "skip-mnt",
+    "freeze-cgroup",
+    "irmap-scan-path",
+    "external",
+    "join-ns",
+    "cgroup-props",
+    "cgroup-props-file",
+    "tls-cacert",
+    "tls-cacrl",
+    "tls-cert",
+    "tls-key",
+    "cgroup-yard",
+];
+
+/// Characters a `--criu-option` may not contain anywhere: control characters
+/// (C0 with TAB, CR and LF, DEL, C1 with NEL), line and paragraph separators,
+/// any whitespace but the plain space, and invisible format characters
+/// (zero-width, bidi overrides, BOM). CRIU reads runc.conf line by line and
+/// splits words on space and TAB; none of these can be written safely.
+pub fn forbidden_char(c: char) -> bool {
+    c.is_control()
+        || (c.is_whitespace() && c != ' ')
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{600}'..='\u{605}'
+                | '\u{61c}'
+                | '\u{6dd}'
+                | '\u{70f}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{e0001}'
+                | '\u{e0020}'..='\u{e007f}'
+        )
+}
+
+/// Whether a word of a value reads as a CRIU option (`tcp-established`,
+/// `--tcp-established`, `no-tcp-established`, `tcp-established=1`).
+fn names_an_option(word: &str) -> bool {
+    let w = word.trim_start_matches('-');
+    let w = w.split_once('=').map_or(w, |(n, _)| n);
+    lookup(w).is_some() || w.strip_prefix("no-").and_then(lookup) == Some(Arg::Bool)
+}
+
 /// A desired option: `tcp-established`, or `ghost-limit 100M`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CriuOption {
@@ -130,48 +193,141 @@ impl CriuOption {
         }
     }
 
-    /// Parse `NAME`, `NAME VALUE` or `NAME=VALUE` as given to `--criu-option`.
+    /// Parse `NAME`, `NAME VALUE` or `NAME=VALUE` as given to `--criu-option`,
+    /// completely: what this accepts can be written to runc.conf as one
+    /// statement that CRIU reads back as exactly this option and value. Every
+    /// error names the spec and says how to fix it.
     pub fn parse(spec: &str) -> Result<Self, String> {
-        let spec = spec.trim();
-        let (name, value) = match spec.find(|c: char| c == '=' || c.is_whitespace()) {
-            Some(i) => (&spec[..i], Some(spec[i + 1..].trim().to_string())),
-            None => (spec, None),
-        };
+        let fail = |why: String| Err(format!("--criu-option {spec:?}: {why}"));
+        if let Some(c) = spec.chars().find(|&c| forbidden_char(c)) {
+            return fail(format!(
+                "contains U+{:04X} ({}), a control, line-break or invisible character; write the option on one line, with plain spaces",
+                c as u32,
+                c.escape_unicode()
+            ));
+        }
+        let trimmed = spec.trim_matches(' ');
+        let (name, rest) = trimmed.split_at(trimmed.find([' ', '=']).unwrap_or(trimmed.len()));
         let name = name.trim_start_matches('-');
-        let value = value.filter(|v| !v.is_empty());
-        match (lookup(name), &value) {
-            (None, _) => Err(format!(
+        let value = rest.strip_prefix('=').unwrap_or(rest).trim_matches(' ');
+        if name.is_empty() {
+            return fail(
+                "empty option name; write a CRIU long option such as `skip-in-flight` or `ghost-limit 100M`"
+                    .into(),
+            );
+        }
+        let Some(arg) = lookup(name) else {
+            return fail(format!(
                 "'{name}' is not a CRIU option (see `criu --help`; write it without leading dashes)"
-            )),
-            (Some(Arg::Required), None) => Err(format!("CRIU option '{name}' needs a value")),
-            (Some(Arg::Bool | Arg::Flag), Some(v)) => {
-                Err(format!("CRIU option '{name}' takes no value (got '{v}')"))
-            }
-            _ if value
-                .as_deref()
-                .is_some_and(|v| v.contains('"') || v.contains('\n')) =>
+            ));
+        };
+        let value = (!value.is_empty()).then(|| value.to_string());
+        if let Some(v) = &value {
+            let words: Vec<&str> = v.split(' ').filter(|w| !w.is_empty()).collect();
+            if let Some(w) = words
+                .iter()
+                .enumerate()
+                .find(|(k, w)| {
+                    // A flag takes no value at all; else the first word may be
+                    // a value that happens to be an option name (`cpu-cap all`).
+                    names_an_option(w)
+                        && (*k > 0 || w.starts_with('-') || matches!(arg, Arg::Bool | Arg::Flag))
+                })
+                .map(|(_, w)| w.trim_matches('"'))
             {
-                Err(format!(
-                    "the value of '{name}' must not contain quotes or newlines"
-                ))
+                return fail(format!(
+                    "'{w}' looks like a second option; give each option its own --criu-option (e.g. --criu-option '{}')",
+                    w.trim_start_matches('-')
+                ));
             }
-            _ => Ok(CriuOption {
+            if let Some(w) = words.iter().find(|w| w.starts_with('-')) {
+                return fail(format!(
+                    "'{w}' looks like an option, not a value; give each option its own --criu-option"
+                ));
+            }
+            if v.starts_with('=') {
+                return fail(format!(
+                    "write NAME=VALUE or NAME VALUE (e.g. `{name}={}`)",
+                    v.trim_start_matches(['=', ' '])
+                ));
+            }
+            if let Some(w) = words.iter().find(|w| w.starts_with('#')) {
+                return fail(format!(
+                    "'{w}' would start a comment in runc.conf; remove it and give the value alone"
+                ));
+            }
+            if v.contains(['"', '\'']) {
+                return fail(format!(
+                    "remove the quotes around the value of '{name}': dockpoint quotes it in runc.conf where needed"
+                ));
+            }
+            if words.len() > 1 && !SPACED_VALUES.contains(&name) {
+                return fail(format!(
+                    "'{name}' takes one value, got {}: {}; give one value",
+                    words.len(),
+                    words.join(", ")
+                ));
+            }
+            if v.ends_with('\\') && v.contains([' ', '#']) {
+                return fail(
+                    "a quoted value cannot end with a backslash (CRIU reads `\\\"` as an escaped quote); remove the trailing backslash"
+                        .into(),
+                );
+            }
+        }
+        match (arg, value) {
+            (Arg::Required, None) => fail(format!(
+                "CRIU option '{name}' needs a value; write `{name} VALUE`"
+            )),
+            (Arg::Bool | Arg::Flag, Some(v)) => fail(format!(
+                "CRIU option '{name}' takes no value (got '{v}'); write just `{name}`"
+            )),
+            (_, value) => Ok(CriuOption {
                 name: name.into(),
                 value,
             }),
         }
     }
 
-    /// The line as written to runc.conf (without newline).
+    /// The line as written to runc.conf (without newline): `name`,
+    /// `name value`, `name "a value"`, or `name=value` for an optional
+    /// argument (getopt takes a separate word as a stray argument).
     pub fn line(&self) -> String {
         match &self.value {
             None => self.name.clone(),
-            Some(v) if v.chars().any(char::is_whitespace) || v.contains('#') => {
-                format!("{} \"{}\"", self.name, v)
-            }
-            Some(v) => format!("{} {}", self.name, v),
+            Some(v) if lookup(&self.name) == Some(Arg::Optional) => format!("{}={v}", self.name),
+            Some(v) => format!("{} {}", self.name, quoted(v)),
         }
     }
+}
+
+/// A value as one runc.conf word: quoted when it has whitespace or a `#`.
+fn quoted(v: &str) -> String {
+    if v.chars().any(char::is_whitespace) || v.contains('#') {
+        format!("\"{v}\"")
+    } else {
+        v.to_string()
+    }
+}
+
+/// Parse every `--criu-option` value; the same option given twice with
+/// different values is an error, given again with the same value a no-op.
+pub fn parse_all(specs: &[String]) -> Result<Vec<CriuOption>, String> {
+    let mut out: Vec<(CriuOption, &String)> = Vec::new();
+    for spec in specs {
+        let o = CriuOption::parse(spec)?;
+        match out.iter().find(|(p, _)| p.name == o.name) {
+            Some((p, _)) if *p == o => {}
+            Some((_, first)) => {
+                return Err(format!(
+                    "--criu-option {first:?} and --criu-option {spec:?} both set '{}' to different values; give it once, with the value you want",
+                    o.name
+                ));
+            }
+            None => out.push((o, spec)),
+        }
+    }
+    Ok(out.into_iter().map(|(o, _)| o).collect())
 }
 
 impl fmt::Display for CriuOption {
@@ -190,6 +346,10 @@ struct Stmt {
     idx: usize,
     /// Byte range of the leading dashes in the line, if any.
     dashes: Option<(usize, usize)>,
+    /// Byte range of the first word (dashes, name, maybe `=value`).
+    first: (usize, usize),
+    /// Whether the value is given as `name=value`.
+    eq: bool,
     /// Option name as written (after dashes), maybe with `no-`.
     name: String,
     /// Byte range of the value in the line, and its unquoted text.
@@ -257,6 +417,7 @@ fn parse_line(line: &str, idx: usize) -> Result<Line, ConfError> {
     let dash_len = first.len() - first.trim_start_matches('-').len();
     let dashes = (dash_len > 0).then_some((s, s + dash_len));
     let word = &first[dash_len..];
+    let eq = word.contains('=');
     let (name, mut value) = match word.split_once('=') {
         Some((n, v)) => {
             let vstart = s + dash_len + n.len() + 1;
@@ -310,6 +471,8 @@ fn parse_line(line: &str, idx: usize) -> Result<Line, ConfError> {
     Ok(Line::Stmt(Stmt {
         idx,
         dashes,
+        first: (s, e),
+        eq,
         name,
         value,
     }))
@@ -370,6 +533,7 @@ pub fn ensure_options(text: &str, want: &[CriuOption], repair: bool) -> Result<E
         if let Some((a, b)) = s.dashes.take() {
             let old = lines[s.idx].clone();
             lines[s.idx].replace_range(a..b, "");
+            s.first.1 -= b - a;
             if let Some(((vs, ve), v)) = s.value.take() {
                 s.value = Some(((vs - (b - a), ve - (b - a)), v));
             }
@@ -415,25 +579,33 @@ pub fn ensure_options(text: &str, want: &[CriuOption], repair: bool) -> Result<E
                     notes.push(format!("added `{}`", opt.line()));
                 }
             }
-            _ => {
+            arg => {
+                let optional = arg == Some(Arg::Optional);
                 let last = stmts.iter_mut().rev().find(|s| s.name == opt.name);
                 match last {
-                    Some(s) if s.value.as_ref().map(|(_, v)| v) == opt.value.as_ref() => {}
+                    // An optional argument only counts as `name=value`.
+                    Some(s)
+                        if s.value.as_ref().map(|(_, v)| v) == opt.value.as_ref()
+                            && (s.eq || !optional || opt.value.is_none()) => {}
                     Some(s) => {
-                        let new_value = CriuOption {
-                            name: String::new(),
-                            value: opt.value.clone(),
-                        }
-                        .line()
-                        .trim_start()
-                        .to_string();
                         let old = lines[s.idx].clone();
-                        match &s.value {
-                            Some(((vs, ve), _)) => lines[s.idx].replace_range(*vs..*ve, &new_value),
-                            // An optional-argument option written without a value.
-                            None => lines[s.idx] = opt.line(),
+                        let new_value = opt.value.as_deref().map(quoted);
+                        match (&s.value, &new_value) {
+                            // Just the value, where it stays one word as CRIU reads it.
+                            (Some(((vs, ve), _)), Some(v))
+                                if !(optional || (s.eq && v.starts_with('"'))) =>
+                            {
+                                lines[s.idx].replace_range(*vs..*ve, v);
+                            }
+                            // Else the whole statement, comments and indentation kept.
+                            _ => {
+                                let end = s.value.as_ref().map_or(s.first.1, |((_, ve), _)| *ve);
+                                lines[s.idx]
+                                    .replace_range(s.first.0..end.max(s.first.1), &opt.line());
+                            }
                         }
-                        s.value = Some(((0, 0), opt.value.clone().unwrap_or_default()));
+                        s.value = opt.value.clone().map(|v| ((0, 0), v));
+                        s.eq = true;
                         notes.push(format!(
                             "changed line {}: `{}` -> `{}`",
                             s.idx + 1,
@@ -606,6 +778,184 @@ mod tests {
             assert!(err.repair.is_some());
             let fixed = ensure_options(text, &tcp(), true).unwrap();
             assert!(effective(&fixed.text, "tcp-established").unwrap().is_some());
+        }
+    }
+
+    /// Issue 3: no control, line-separator or invisible character anywhere
+    /// in a `--criu-option`, not even at the end (it used to be trimmed away).
+    #[test]
+    fn parse_rejects_control_and_separator_characters() {
+        for bad in [
+            "\n", "\r", "\t", "\u{0}", "\u{b}", "\u{c}", "\u{1b}", "\u{7f}", "\u{85}", "\u{9b}",
+            "\u{2028}", "\u{2029}", "\u{a0}", "\u{3000}", "\u{200b}", "\u{202e}", "\u{feff}",
+        ] {
+            for spec in [
+                format!("skip-in-flight{bad}"),
+                format!("{bad}skip-in-flight"),
+                format!("skip-in{bad}-flight"),
+                format!("ghost-limit{bad}100M"),
+                format!("ghost-limit 100M{bad}"),
+                format!("ghost-limit 10{bad}0M"),
+                format!("log-file /tmp/a{bad}b"),
+                format!("log-file=/tmp/a{bad}b"),
+            ] {
+                let err = CriuOption::parse(&spec).expect_err(&format!("{spec:?} accepted"));
+                assert!(err.contains(&format!("{spec:?}")), "{err}");
+                assert!(err.contains("\\u{"), "names the character: {err}");
+            }
+        }
+    }
+
+    /// Issue 3: a value must not carry a second option, a comment, quotes or
+    /// a second value.
+    #[test]
+    fn parse_rejects_smuggled_options_comments_quotes_and_second_values() {
+        for (spec, needle) in [
+            ("ghost-limit 100M skip-in-flight", "its own --criu-option"),
+            (
+                "ghost-limit \"1M\" --tcp-established",
+                "its own --criu-option",
+            ),
+            ("ghost-limit 1M no-tcp-established", "its own --criu-option"),
+            ("log-file /tmp/x --tcp-established", "its own --criu-option"),
+            ("log-file /tmp/x tcp-established=1", "its own --criu-option"),
+            ("skip-in-flight tcp-established", "its own --criu-option"),
+            ("ghost-limit --tcp-established", "its own --criu-option"),
+            ("ghost-limit 1M # big", "comment"),
+            ("ghost-limit #1M", "comment"),
+            ("log-file /tmp/a #b", "comment"),
+            ("ghost-limit \"1M\"", "quote"),
+            ("log-file '/tmp/a b'", "quote"),
+            ("ghost-limit 100M 200M", "one value"),
+            ("ghost-limit=1M 2M", "one value"),
+            ("manage-cgroups soft full", "one value"),
+            ("log-file /tmp/a b\\", "backslash"),
+            ("ghost-limit = 1M", "NAME=VALUE"),
+            ("", "empty"),
+            ("--", "empty"),
+        ] {
+            let err = CriuOption::parse(spec).expect_err(spec);
+            assert!(err.contains(needle), "{spec}: {err}");
+            assert!(err.contains(&format!("{spec:?}")), "{spec}: {err}");
+        }
+    }
+
+    /// Issue 3: a non-ASCII space between name and value sliced a UTF-8
+    /// character in half (a panic); now it is refused.
+    #[test]
+    fn parse_does_not_panic_on_wide_separators() {
+        for spec in [
+            "ghost-limit\u{a0}1M",
+            "ghost-limit\u{3000}1M",
+            "é",
+            "ghost-limit 1M\u{2028}é",
+        ] {
+            assert!(CriuOption::parse(spec).is_err(), "{spec:?}");
+        }
+    }
+
+    /// Issue 3: what `parse` accepts is written so that CRIU and `effective`
+    /// read the same value back; optional arguments need `name=value`
+    /// (getopt takes a separate word as a stray argument).
+    #[test]
+    fn accepted_options_round_trip_through_runc_conf() {
+        for (spec, line) in [
+            ("skip-in-flight", "skip-in-flight"),
+            ("--tcp-close", "tcp-close"),
+            ("ghost-limit 100M", "ghost-limit 100M"),
+            ("ghost-limit=100M", "ghost-limit 100M"),
+            ("  ghost-limit   100M  ", "ghost-limit 100M"),
+            ("log-file /tmp/a b", "log-file \"/tmp/a b\""),
+            ("log-file /tmp/a#b", "log-file \"/tmp/a#b\""),
+            ("manage-cgroups soft", "manage-cgroups=soft"),
+            ("manage-cgroups", "manage-cgroups"),
+            ("cpu-cap all", "cpu-cap=all"),
+            ("log-file /tmp/é x", "log-file \"/tmp/é x\""),
+        ] {
+            let o = CriuOption::parse(spec).unwrap();
+            assert_eq!(o.line(), line, "{spec}");
+            for before in [
+                "",
+                "# mine\n",
+                "manage-cgroups=full\ncpu-cap fpu\nghost-limit=1M # c\nlog-file=/tmp/y\nskip-in-flight\n",
+            ] {
+                let e = ensure_options(before, std::slice::from_ref(&o), false).unwrap();
+                let want = o.value.clone().unwrap_or_default();
+                assert_eq!(
+                    effective(&e.text, &o.name).unwrap(),
+                    Some(want),
+                    "{spec} in {before:?}:\n{}",
+                    e.text
+                );
+                // The statement is written the way CRIU reads it.
+                let stmt = e
+                    .text
+                    .lines()
+                    .rfind(|l| l.trim_start().starts_with(&o.name))
+                    .unwrap();
+                assert!(!stmt.contains(&format!("{}=\"", o.name)), "{stmt}");
+                if matches!(lookup(&o.name), Some(Arg::Optional)) {
+                    assert!(stmt.starts_with(&o.line()), "{stmt}");
+                }
+            }
+        }
+    }
+
+    /// Issue 3: the same option twice with different values is refused; the
+    /// same option again (e.g. `tcp-established`) is a no-op.
+    #[test]
+    fn parse_all_refuses_conflicting_repeats() {
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_all(&s(&[
+                "tcp-established",
+                "--tcp-established",
+                "skip-in-flight"
+            ]))
+            .unwrap(),
+            vec![
+                CriuOption::flag("tcp-established"),
+                CriuOption::flag("skip-in-flight")
+            ]
+        );
+        assert_eq!(
+            parse_all(&s(&["ghost-limit 1M", "--ghost-limit=1M"]))
+                .unwrap()
+                .len(),
+            1
+        );
+        let err =
+            parse_all(&s(&["ghost-limit 1M", "skip-in-flight", "ghost-limit=2M"])).unwrap_err();
+        assert!(
+            err.contains("\"ghost-limit 1M\"") && err.contains("\"ghost-limit=2M\""),
+            "{err}"
+        );
+        assert!(err.contains("once"), "{err}");
+        let err = parse_all(&s(&["skip-in-flight", "bogus"])).unwrap_err();
+        assert!(err.contains("\"bogus\""), "{err}");
+        assert!(parse_all(&[]).unwrap().is_empty());
+    }
+
+    /// Changing an optional-argument option to no value used to leave
+    /// `manage-cgroups=` (an empty argument, which CRIU rejects).
+    #[test]
+    fn optional_option_without_value_drops_the_old_value() {
+        let want = vec![CriuOption::flag("manage-cgroups")];
+        for before in [
+            "manage-cgroups=full\n",
+            "manage-cgroups full # x\n",
+            "--manage-cgroups=full\n",
+        ] {
+            let e = ensure_options(before, &want, false).unwrap();
+            assert!(
+                e.text.starts_with("manage-cgroups\n") || e.text.starts_with("manage-cgroups #"),
+                "{before:?} -> {:?}",
+                e.text
+            );
+            assert_eq!(
+                effective(&e.text, "manage-cgroups").unwrap(),
+                Some(String::new())
+            );
         }
     }
 
