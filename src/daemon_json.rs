@@ -24,11 +24,29 @@ pub struct DaemonInputs {
     pub experimental_flag: bool,
 }
 
+/// The 1-based line and column (in characters) of byte `byte` of `text`.
 fn line_col(text: &str, byte: usize) -> (usize, usize) {
-    let before = &text[..byte.min(text.len())];
+    let mut byte = byte.min(text.len());
+    while !text.is_char_boundary(byte) {
+        byte -= 1;
+    }
+    let before = &text[..byte];
     let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let col = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
     (line, col)
+}
+
+/// The byte offset of serde_json's 1-based line and (byte) column, within `text`.
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    (start + column.saturating_sub(1)).min(text.len())
 }
 
 /// Parse strictly, the way dockerd does, with a message that says what to fix.
@@ -52,6 +70,14 @@ fn strict_parse(body: &str) -> Result<serde_json::Value, JsonError> {
             let m = msg.rsplit_once(" at line").map_or(msg.as_str(), |(m, _)| m);
             format!("invalid JSON: {m}")
         };
+        // Where the problem is, in characters; a file that ends too early
+        // points after its last character, not at a line past the end.
+        let at = if e.is_eof() {
+            body.trim_end_matches([' ', '\t', '\n', '\r']).len()
+        } else {
+            offset_of(body, line, column)
+        };
+        let (line, column) = line_col(body, at);
         JsonError {
             line,
             column: Some(column),
@@ -433,6 +459,21 @@ mod tests {
             assert_eq!(err.line, line, "{t}");
             assert!(err.cause.contains(needle), "{t}: {}", err.cause);
             assert_eq!(err.repair.is_some(), repairable, "{t}");
+        }
+    }
+
+    /// A truncated file is refused at the end of its last line, not at a
+    /// line past the end; columns count characters.
+    #[test]
+    fn error_positions_exist_in_the_input() {
+        for (t, line, column) in [
+            ("{\n", 1, 2),
+            ("{\"a\": \r\n\r\n", 1, 6),
+            ("\u{feff}{\n  \"a\": 1,\n  \"b\":\n", 3, 7),
+            ("{\"é\": tru}", 1, 10),
+        ] {
+            let err = ensure_experimental(t, &DaemonInputs::default(), false).unwrap_err();
+            assert_eq!((err.line, err.column), (line, Some(column)), "{t:?}: {err}");
         }
     }
 
