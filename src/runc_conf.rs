@@ -664,7 +664,14 @@ pub fn effective(text: &str, name: &str) -> Result<Option<String>, ConfError> {
                 });
             }
             if s.name == name {
-                state = Some(s.value.map(|(_, v)| v).unwrap_or_default());
+                // getopt gives an optional argument only as `name=value`.
+                let given = s.eq || lookup(name) != Some(Arg::Optional);
+                state = Some(
+                    s.value
+                        .filter(|_| given)
+                        .map(|(_, v)| v)
+                        .unwrap_or_default(),
+                );
             } else if s.name.strip_prefix("no-") == Some(name) {
                 state = None;
             }
@@ -957,6 +964,28 @@ mod tests {
                 Some(String::new())
             );
         }
+    }
+
+    /// getopt gives an optional argument only as `name=value`: in
+    /// `cpu-cap fpu` the `fpu` is a stray word and cpu-cap has no value.
+    #[test]
+    fn effective_reads_optional_arguments_like_getopt() {
+        assert_eq!(
+            effective("cpu-cap fpu\n", "cpu-cap").unwrap(),
+            Some(String::new())
+        );
+        assert_eq!(
+            effective("cpu-cap=fpu\n", "cpu-cap").unwrap(),
+            Some("fpu".into())
+        );
+        assert_eq!(
+            effective("ghost-limit 1M\n", "ghost-limit").unwrap(),
+            Some("1M".into())
+        );
+        // Wanting the value rewrites the statement in the form CRIU reads.
+        let want = [CriuOption::parse("manage-cgroups soft").unwrap()];
+        let e = ensure_options("manage-cgroups soft # x\n", &want, false).unwrap();
+        assert_eq!(e.text, "manage-cgroups=soft # x\n");
     }
 
     #[test]
