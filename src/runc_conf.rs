@@ -148,7 +148,7 @@ const SPACED_VALUES: &[&str] = &[
 /// any whitespace but the plain space, and invisible format characters
 /// (zero-width, bidi overrides, BOM). CRIU reads runc.conf line by line and
 /// splits words on space and TAB; none of these can be written safely.
-pub fn forbidden_char(c: char) -> bool {
+fn forbidden_char(c: char) -> bool {
     c.is_control()
         || (c.is_whitespace() && c != ' ')
         || matches!(
