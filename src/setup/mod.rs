@@ -26,7 +26,6 @@ use crate::exit::Exit;
 use crate::fsio;
 use crate::host::{Host, SystemRunner, Term};
 use crate::observe::Observer;
-use crate::runc_conf::CriuOption;
 use crate::ui;
 use serde::Serialize;
 use std::time::Duration;
@@ -124,12 +123,7 @@ struct JsonReport<'a> {
 
 /// Check the flags before anything is observed: usage errors exit 2.
 fn flags_from(args: &SetupArgs) -> Result<Flags, String> {
-    let criu_options = args
-        .criu_option
-        .iter()
-        .map(|o| CriuOption::parse(o))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("--criu-option: {e}"))?;
+    let criu_options = crate::runc_conf::parse_all(&args.criu_option)?;
     Ok(Flags {
         criu_options,
         repair_runc: args.repair,
