@@ -183,3 +183,16 @@ unsafe fn libc_kill(pid: i32) {
         c_kill(pid, 9);
     }
 }
+
+/// Whether the tests run as root (some need to drop privileges or mount).
+#[allow(dead_code)]
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
