@@ -400,6 +400,44 @@ fn lock_dir() -> Result<File> {
     Ok(f)
 }
 
+fn lock_name(dev: u64, ino: u64) -> String {
+    format!("root-{dev}-{ino}.lock")
+}
+
+/// Remove the lock files of roots that no longer exist (temp roots, old
+/// images), never one in use: each is locked before it is judged.
+fn prune_stale_locks(dir: &File, ours: &str) {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    for n in rootfs::names_in(dir.as_fd()) {
+        let n = n.to_string_lossy().into_owned();
+        if n == ours || !n.starts_with("root-") || !n.ends_with(".lock") {
+            continue;
+        }
+        let Ok(f) = nix::fcntl::openat(
+            dir.as_fd(),
+            n.as_str(),
+            OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(File::from) else {
+            continue;
+        };
+        if try_lock(&f).is_err() {
+            continue; // in use
+        }
+        let mut recorded = String::new();
+        let _ = (&f).take(4096).read_to_string(&mut recorded);
+        let stale = match std::fs::metadata(recorded.trim()) {
+            Ok(m) => lock_name(m.dev(), m.ino()) != n,
+            Err(_) => true,
+        };
+        if stale && !recorded.is_empty() {
+            unlink(dir.as_fd(), &n);
+        }
+    }
+}
+
 impl SetupLock {
     /// Take the lock, waiting up to `wait`; `on_wait` is told who holds it.
     pub fn acquire(host: &Host, wait: std::time::Duration, on_wait: &dyn Fn(&str)) -> Result<Self> {
@@ -452,7 +490,8 @@ impl SetupLock {
             .stat("/")
             .context("cannot stat the root directory")?;
         let dir = lock_dir()?;
-        let name = format!("root-{}-{}.lock", st.st_dev, st.st_ino);
+        let name = lock_name(st.st_dev, st.st_ino);
+        prune_stale_locks(&dir, &name);
         let file: File = nix::fcntl::openat(
             dir.as_fd(),
             name.as_str(),
@@ -465,6 +504,12 @@ impl SetupLock {
         loop {
             match try_lock(&file) {
                 Ok(()) => {
+                    // Say which root the lock is for, so a later run can
+                    // remove it once that root is gone.
+                    if let Ok(p) = std::fs::canonicalize(host.fs.path()) {
+                        let _ = file.set_len(0);
+                        let _ = (&file).write_all(p.as_os_str().as_encoded_bytes());
+                    }
                     return Ok(SetupLock {
                         _posix: Some(file),
                         _flock: None,
