@@ -1,12 +1,13 @@
 # dockpoint: build, test, measure.
-.PHONY: build test check fmt-check clippy unit e2e bench bench-e2e setup
+.PHONY: build test check fmt-check clippy unit nonroot e2e bench bench-e2e setup
 
 build:
 	cargo build --release --locked
 
 # The whole test suite: formatting, lints, every unit and integration test,
-# and the end-to-end tests on real Debian hosts (root; a few minutes).
-test: check e2e
+# the same tests as an unprivileged user, and the end-to-end tests on real
+# Debian hosts (root; a few minutes).
+test: check nonroot e2e
 
 # The fast part: formatting, lints, unit and integration tests (seconds).
 check: fmt-check clippy unit
@@ -19,6 +20,10 @@ clippy:
 
 unit:
 	cargo test --locked
+
+# Every test binary again as `nobody` (as root; plain cargo test otherwise).
+nonroot:
+	tests/as-nobody.sh
 
 # Real Debian 12/13 hosts (systemd and SysV), real docker, apt and CRIU.
 e2e:
