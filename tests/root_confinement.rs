@@ -79,8 +79,8 @@ fn real_runs(
         let args = [YES, extra].concat();
         let out = j.setup(&args);
         let ctx = format!("{layout}: setup {}", args.join(" "));
-        out.assert_no_secret();
         j.assert_outside_unchanged(&before, &ctx);
+        out.assert_no_secret();
         assert_eq!(out.code(), Some(0), "{ctx}:\n{}", out.all());
         let d = j.path(&daemon_at(&j));
         let v: serde_json::Value = serde_json::from_str(&read(&d))
