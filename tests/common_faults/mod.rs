@@ -416,10 +416,10 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// `strace` runs here.
+/// `strace` is here and may trace a child of ours.
 pub fn have_strace() -> bool {
     Command::new("strace")
-        .arg("-V")
+        .args(["-f", "-o", "/dev/null", "-e", "trace=none", "true"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
