@@ -31,6 +31,9 @@ if [ -z "$BIN" ]; then
     (cd "$here/../.." && cargo build --quiet) || exit 2
     BIN=$here/../../target/debug/dockpoint
 fi
+# The binary links only system libraries; cargo's LD_LIBRARY_PATH (when run
+# from `cargo test`) would only add the loader's probes to the cases.
+unset LD_LIBRARY_PATH
 MAX_KILL=${FAULT_MAX_KILL:-300}
 CASE_TIMEOUT=${FAULT_CASE_TIMEOUT:-60}
 
