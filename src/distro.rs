@@ -62,6 +62,10 @@ pub struct Distro {
     /// The file the facts came from, or None when neither exists.
     #[serde(skip)]
     pub source: Option<String>,
+    /// Why an os-release file there could not be read (not a regular file,
+    /// too large, unreadable): said, never silently taken as missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 impl Distro {
@@ -75,6 +79,7 @@ impl Distro {
             family: Family::Other,
             pretty_name: None,
             source: None,
+            refused: None,
         }
     }
 
@@ -103,6 +108,7 @@ impl Distro {
             family,
             pretty_name: get("PRETTY_NAME"),
             source,
+            refused: None,
         }
     }
 
@@ -120,9 +126,10 @@ impl Distro {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        match &self.source {
-            Some(src) => format!("{name} [{family} family, from {src}]"),
-            None => format!("{name} [no os-release file: generic instructions]"),
+        match (&self.source, &self.refused) {
+            (Some(src), _) => format!("{name} [{family} family, from {src}]"),
+            (None, Some(why)) => format!("{name} [{why}: generic instructions]"),
+            (None, None) => format!("{name} [no os-release file: generic instructions]"),
         }
     }
 }
@@ -159,14 +166,27 @@ pub fn parse(text: &str) -> BTreeMap<String, String> {
 
 /// Detect the distro of the host whose `/` is `root`.
 pub fn detect(root: &crate::rootfs::Root) -> Distro {
+    let mut refused: Vec<String> = Vec::new();
     for abs in ["/etc/os-release", "/usr/lib/os-release"] {
         // A dangling /etc/os-release symlink counts as missing, like systemd
-        // does; a link resolves inside the root, like every path.
-        if let Some(text) = root.read_quiet(abs) {
-            return Distro::from_fields(&parse(&text), Some(abs.to_string()));
+        // does; a link resolves inside the root, like every path. A FIFO,
+        // device or directory there is refused at once, and said.
+        match root.read(abs, 64 << 10) {
+            Ok(Some(b)) => {
+                let mut d = Distro::from_fields(
+                    &parse(&String::from_utf8_lossy(&b)),
+                    Some(abs.to_string()),
+                );
+                d.refused = (!refused.is_empty()).then(|| refused.join("; "));
+                return d;
+            }
+            Ok(None) => {}
+            Err(e) => refused.push(format!("{e:#}")),
         }
     }
-    Distro::unknown()
+    let mut d = Distro::unknown();
+    d.refused = (!refused.is_empty()).then(|| refused.join("; "));
+    d
 }
 
 #[cfg(test)]

@@ -31,6 +31,11 @@ pub struct Written {
 pub type Validator<'a> = &'a dyn Fn(&str, &[u8]) -> Result<()>;
 
 const TMP_MARK: &str = ".dockpoint-tmp-";
+/// A backup being written: `.NAME.dockpoint-tmp-RAND.bak-partial`.
+const BAK_PARTIAL: &str = ".bak-partial";
+/// A backup written and fsynced, waiting for its final name:
+/// `.NAME.dockpoint-tmp-RAND.bak-STAMP`.
+const BAK_READY: &str = ".bak-";
 
 fn random_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};
@@ -99,12 +104,18 @@ pub fn create_new(
     bail!("cannot create a new file in {}", host.fs.display(dir_abs))
 }
 
-/// Remove temp files of dockpoint's own for `name` left by a killed run
-/// (the setup lock is held, so none is in use).
-fn remove_stale_temps(dir: BorrowedFd<'_>, name: &str) {
+/// Clean up what a killed run left beside `name` (the setup lock is held,
+/// so nothing of ours is in use): temp files are removed; a finished
+/// backup that never got its final name (killed between the rename of the
+/// file and that of its backup) becomes the `.bak` it was meant to be when
+/// the file no longer holds its bytes, and is removed when it does (the
+/// file was never replaced). A partly written backup is removed. So no
+/// empty, partial or stray `.bak` is ever left.
+fn recover_leftovers(dir: BorrowedFd<'_>, name: &str) {
     let prefix = format!(".{name}{TMP_MARK}");
+    let name_os = os(name);
     for n in rootfs::names_in(dir) {
-        let s = n.to_string_lossy();
+        let s = n.to_string_lossy().into_owned();
         if !s.starts_with(&prefix) {
             continue;
         }
@@ -112,9 +123,59 @@ fn remove_stale_temps(dir: BorrowedFd<'_>, name: &str) {
             .is_ok_and(|st| {
                 SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
             });
-        if regular {
-            unlink(dir, &s);
+        if !regular {
+            continue;
         }
+        // `.NAME.dockpoint-tmp-RAND.bak-STAMP`: a complete backup.
+        let stamp = s
+            .rsplit_once(BAK_READY)
+            .map(|(_, st)| st.to_string())
+            .filter(|st| {
+                !st.is_empty()
+                    && *st != BAK_PARTIAL.trim_start_matches(BAK_READY)
+                    && st.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+        if let Some(stamp) = stamp {
+            let bytes = current(dir, &n, &s).ok().flatten();
+            let now = current(dir, &name_os, name).ok().flatten();
+            if bytes.is_some() && bytes != now && promote_backup(dir, &s, name, &stamp).is_ok() {
+                let _ = nix::unistd::fsync(dir);
+                continue;
+            }
+        }
+        unlink(dir, &s);
+    }
+}
+
+/// Rename a finished backup to `<name>.dockpoint-<stamp>.bak` (or `-N`),
+/// never over an existing file. Returns the final name.
+fn promote_backup(dir: BorrowedFd<'_>, from: &str, name: &str, stamp: &str) -> Result<String> {
+    for n in 0..100 {
+        let b = if n == 0 {
+            format!("{name}.dockpoint-{stamp}.bak")
+        } else {
+            format!("{name}.dockpoint-{stamp}-{n}.bak")
+        };
+        match nix::fcntl::renameat2(
+            dir,
+            from,
+            dir,
+            b.as_str(),
+            nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+        ) {
+            Ok(()) => return Ok(b),
+            Err(Errno::EEXIST) => continue,
+            Err(e) => return Err(std::io::Error::from(e).into()),
+        }
+    }
+    bail!("no free backup name for {name}")
+}
+
+/// Remove or recover what a killed run left beside the host file `abs`
+/// (see [`recover_leftovers`]); for runs that have nothing to write too.
+pub fn clean_leftovers(host: &Host, abs: &str) {
+    if let Ok(t) = host.fs.target(abs, false) {
+        recover_leftovers(t.dir.as_fd(), &t.name.to_string_lossy());
     }
 }
 
@@ -148,7 +209,7 @@ pub fn write_file(
     let dir = target.dir.as_fd();
     let name = target.name.clone();
     let name_s = name.to_string_lossy().into_owned();
-    remove_stale_temps(dir, &name_s);
+    recover_leftovers(dir, &name_s);
 
     let old = current(dir, &name, &shown)?;
     if old.as_deref() != expected {
@@ -204,7 +265,7 @@ pub fn write_file(
             .with_context(|| format!("the new {shown} failed validation; nothing was changed"))?;
         drop(rf);
         if let (Some(old), Some(m)) = (&old, &old_meta) {
-            backup = Some(make_backup(host, dir, &target.host_path, &name_s, old, m)?);
+            backup = Some(write_backup(dir, &tmp, &shown, old, m)?);
         }
         // The last look: the file still holds what the plan was made from.
         if current(dir, &name, &shown)?.as_deref() != expected {
@@ -218,71 +279,79 @@ pub fn write_file(
     if let Err(e) = result {
         unlink(dir, &tmp);
         if let Some(b) = &backup {
-            unlink(dir, b.rsplit('/').next().unwrap_or(b));
+            unlink(dir, b);
         }
         return Err(e);
     }
-    // The file is replaced: from here on, a failure is a warning.
-    let warning = nix::unistd::fsync(dir).err().map(|e| {
-        format!(
+    // The file is replaced: from here on, a failure is a warning. The
+    // backup gets its final name (a kill before this is recovered by the
+    // next run: see recover_leftovers).
+    let mut warnings = Vec::new();
+    let parent = target.host_path.rsplit_once('/').map_or("", |(p, _)| p);
+    let backup = match backup {
+        None => None,
+        Some(b) => {
+            let stamp = b.rsplit_once(BAK_READY).map_or("", |(_, s)| s).to_string();
+            match promote_backup(dir, &b, &name_s, &stamp) {
+                Ok(f) => Some(host.fs.display(&format!("{parent}/{f}"))),
+                Err(e) => {
+                    warnings.push(format!(
+                        "the backup of {shown} could not be given its name ({e:#}); it is {}",
+                        host.fs.display(&format!("{parent}/{b}"))
+                    ));
+                    None
+                }
+            }
+        }
+    };
+    if let Err(e) = nix::unistd::fsync(dir) {
+        warnings.push(format!(
             "{shown} was replaced, but the directory could not be fsynced ({e}): the change may not survive a power loss"
-        )
-    });
+        ));
+    }
     Ok(Written {
         host_path: target.host_path.clone(),
-        backup: backup.map(|b| host.fs.display(&b)),
-        warning,
+        backup,
+        warning: (!warnings.is_empty()).then(|| warnings.join("; ")),
     })
 }
 
-/// `<file>.dockpoint-<UTC>.bak` beside the file, O_EXCL|O_NOFOLLOW (a
-/// planted link at the name is never followed), with the old owner and
-/// mode, fsynced. Returns its host path.
-fn make_backup(
-    host: &Host,
+/// The old version, written beside the file under a temp name (O_EXCL,
+/// O_NOFOLLOW: a planted link is never followed) with the old owner and
+/// mode, fsynced, then marked complete by a rename to
+/// `.NAME.dockpoint-tmp-RAND.bak-STAMP`. Returns that name.
+fn write_backup(
     dir: BorrowedFd<'_>,
-    host_path: &str,
-    name: &str,
+    tmp: &str,
+    shown: &str,
     old: &[u8],
     m: &nix::sys::stat::FileStat,
 ) -> Result<String> {
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string();
-    let parent = host_path.rsplit_once('/').map_or("", |(p, _)| p);
-    for n in 0..100 {
-        let b = if n == 0 {
-            format!("{name}.dockpoint-{stamp}.bak")
-        } else {
-            format!("{name}.dockpoint-{stamp}-{n}.bak")
-        };
-        let bhost = format!("{parent}/{b}");
-        let shown = host.fs.display(&bhost);
-        let mut f = match create_excl(dir, &b, m.st_mode & 0o777) {
-            Ok(f) => f,
-            Err(Errno::EEXIST) => continue,
-            Err(e) => {
-                return Err(std::io::Error::from(e))
-                    .with_context(|| format!("cannot create the backup {shown}"));
-            }
-        };
-        let done = f
-            .write_all(old)
-            .and_then(|_| {
-                let _ = std::os::unix::fs::fchown(&f, Some(m.st_uid), Some(m.st_gid));
-                f.sync_all()
-            })
-            .with_context(|| format!("cannot write the backup {shown}"));
-        if let Err(e) = done {
-            unlink(dir, &b);
-            return Err(e);
-        }
-        return Ok(bhost);
+    let partial = format!("{tmp}{BAK_PARTIAL}");
+    let ready = format!("{tmp}{BAK_READY}{stamp}");
+    let mut f = create_excl(dir, &partial, m.st_mode & 0o777)
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("cannot create the backup of {shown}"))?;
+    let done = f
+        .write_all(old)
+        .and_then(|_| {
+            let _ = std::os::unix::fs::fchown(&f, Some(m.st_uid), Some(m.st_gid));
+            f.sync_all()
+        })
+        .map_err(anyhow::Error::from)
+        .and_then(|_| {
+            nix::fcntl::renameat(dir, partial.as_str(), dir, ready.as_str())
+                .map_err(|e| std::io::Error::from(e).into())
+        })
+        .with_context(|| format!("cannot write the backup of {shown}"));
+    if let Err(e) = done {
+        unlink(dir, &partial);
+        return Err(e);
     }
-    bail!(
-        "cannot find a free backup name next to {}",
-        host.fs.display(host_path)
-    )
+    Ok(ready)
 }
 
 fn xattrs_of(f: &File) -> Vec<(OsString, Vec<u8>)> {

@@ -73,3 +73,13 @@ impl Host {
             .with_context(|| format!("running `{}`", cmd.line()))
     }
 }
+
+/// The exit for a `--root DIR` that cannot be opened: a usage error when
+/// DIR is missing or not a directory, a failure otherwise (an I/O error).
+pub fn root_error_exit(e: &anyhow::Error) -> crate::exit::Exit {
+    use std::io::ErrorKind::{NotADirectory, NotFound};
+    match e.downcast_ref::<std::io::Error>().map(std::io::Error::kind) {
+        Some(NotFound | NotADirectory) => crate::exit::Exit::Usage,
+        _ => crate::exit::Exit::Failed,
+    }
+}

@@ -24,7 +24,7 @@ impl Progress {
             b
         });
         if bar.is_none() {
-            eprintln!("{label}: started");
+            crate::ui::eline(&format!("{label}: started"));
         }
         Progress {
             bar,
@@ -41,7 +41,7 @@ impl Progress {
                 let mut last = self.last.lock().expect("lock");
                 let (text, at) = &mut *last;
                 if at.is_none_or(|t| t.elapsed().as_secs() >= 3) && *text != msg {
-                    eprintln!("{}: {msg}", self.label);
+                    crate::ui::eline(&format!("{}: {msg}", self.label));
                     *text = msg.to_string();
                     *at = Some(std::time::Instant::now());
                 }
@@ -52,7 +52,7 @@ impl Progress {
     pub fn finish(&self, msg: &str) {
         match &self.bar {
             Some(b) => b.finish_with_message(msg.to_string()),
-            None => eprintln!("{}: {msg}", self.label),
+            None => crate::ui::eline(&format!("{}: {msg}", self.label)),
         }
     }
 }

@@ -13,16 +13,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::progress::Progress;
 
+/// A line on stderr; a write error (a closed pipe, a full disk) is ignored,
+/// never a panic: stderr is only ever for people.
+pub fn eline(msg: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{msg}");
+}
+
 pub fn error(msg: &str) {
-    eprintln!("{} {msg}", style("error:").red().bold());
+    eline(&format!("{} {msg}", style("error:").red().bold()));
 }
 
 pub fn warn(msg: &str) {
-    eprintln!("{} {msg}", style("warning:").yellow().bold());
+    eline(&format!("{} {msg}", style("warning:").yellow().bold()));
 }
 
 pub fn info(msg: &str) {
-    eprintln!("{msg}");
+    eline(msg);
 }
 
 /// Set when stdout could not be written (a closed pipe, a full disk).
@@ -63,7 +70,7 @@ pub fn finish(exit: Exit) -> Exit {
 /// A line of human output: stdout, or stderr when stdout carries JSON.
 pub fn out(json: bool, msg: &str) {
     if json {
-        eprintln!("{msg}");
+        eline(msg);
     } else {
         println(msg);
     }
@@ -171,7 +178,7 @@ pub fn ask_yes_no(prompt: &str, default: bool) -> bool {
             "" => return default,
             "y" | "yes" => return true,
             "n" | "no" => return false,
-            _ => eprintln!("answer y or n"),
+            _ => eline("answer y or n"),
         }
     }
 }
@@ -179,10 +186,10 @@ pub fn ask_yes_no(prompt: &str, default: bool) -> bool {
 /// A numbered menu: the operator types a number (or the start of an
 /// option's name); Enter takes the default. None: the terminal is gone.
 pub fn menu(prompt: &str, items: &[&str], default: usize) -> Option<usize> {
-    eprintln!("{prompt}");
+    eline(prompt);
     for (i, it) in items.iter().enumerate() {
         let mark = if i == default { " (default)" } else { "" };
-        eprintln!("  {}) {it}{mark}", i + 1);
+        eline(&format!("  {}) {it}{mark}", i + 1));
     }
     loop {
         let a = read_answer(">", "")?;
@@ -201,15 +208,15 @@ pub fn menu(prompt: &str, items: &[&str], default: usize) -> Option<usize> {
         {
             return Some(i);
         }
-        eprintln!("type a number from 1 to {}", items.len());
+        eline(&format!("type a number from 1 to {}", items.len()));
     }
 }
 
 /// Pick any of `items` by number (`1 2`, `1,2`), Enter for none.
 pub fn pick_many(prompt: &str, items: &[&str]) -> Option<Vec<usize>> {
-    eprintln!("{prompt}");
+    eline(prompt);
     for (i, it) in items.iter().enumerate() {
-        eprintln!("  {}) {it}", i + 1);
+        eline(&format!("  {}) {it}", i + 1));
     }
     loop {
         let a = read_answer("numbers, or Enter for none", "")?;
@@ -229,7 +236,7 @@ pub fn pick_many(prompt: &str, items: &[&str]) -> Option<Vec<usize>> {
                 v.dedup();
                 return Some(v);
             }
-            None => eprintln!("type numbers from 1 to {}", items.len()),
+            None => eline(&format!("type numbers from 1 to {}", items.len())),
         }
     }
 }

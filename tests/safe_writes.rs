@@ -121,11 +121,16 @@ fn temp_and_backup_files_are_created_exclusively_with_unpredictable_names() {
         assert_eq!(out.code(), Some(0), "{}", out.all());
         let text = read(&trace);
         let creates: Vec<&str> = text.lines().filter(|l| l.contains("O_CREAT")).collect();
+        // The new content's temp file, and the backup's (written under a
+        // temp name, then renamed: RENAME_NOREPLACE, never over a file).
         let temps: Vec<&&str> = creates
             .iter()
-            .filter(|l| l.contains(".dockpoint-tmp-"))
+            .filter(|l| l.contains(".dockpoint-tmp-") && !l.contains(".bak-partial"))
             .collect();
-        let baks: Vec<&&str> = creates.iter().filter(|l| l.contains(".bak\"")).collect();
+        let baks: Vec<&&str> = creates
+            .iter()
+            .filter(|l| l.contains(".bak-partial\""))
+            .collect();
         assert_eq!(temps.len(), 2, "one temp file per edited file:\n{text}");
         assert_eq!(baks.len(), 2, "one backup per edited file:\n{text}");
         for l in &temps {
@@ -337,7 +342,7 @@ fn a_concurrent_edit_is_never_lost() {
             assert_eq!(temps(&d).len(), 1, "{ctx}: {:?}", names(&d));
             if when == 2 {
                 assert_eq!(
-                    backups(&d, "daemon.json").len(),
+                    backups_in_progress(&d, "daemon.json").len(),
                     1,
                     "{ctx}: {:?}",
                     names(&d)

@@ -228,6 +228,12 @@ pub const CHECKS: &[Check] = &[
 ];
 
 fn host_distro(c: &Ctx, _: Option<&str>) -> Finding {
+    if let (None, Some(why)) = (&c.distro.source, &c.distro.refused) {
+        return Finding::problem(
+            format!("{why}: the distribution is unknown, so install instructions are generic"),
+            "make /etc/os-release a regular file (or a link to /usr/lib/os-release), as the distribution ships it",
+        );
+    }
     if c.distro.source.is_none() {
         return Finding::problem(
             "no /etc/os-release or /usr/lib/os-release: the distribution is unknown, so install instructions are generic",
@@ -428,14 +434,23 @@ fn criu_check_fix(c: &Ctx, line: &str) -> String {
     }
 }
 
-fn read_conf(c: &Ctx) -> Option<String> {
-    c.host.fs.read_quiet(crate::observe::RUNC_CONF)
+/// runc.conf's text: Ok(None) when absent; an error (not a regular file,
+/// too large, not UTF-8) names the file.
+fn read_conf(c: &Ctx) -> Result<Option<String>, String> {
+    c.host
+        .fs
+        .read_text(crate::observe::RUNC_CONF)
+        .map_err(|e| format!("{e:#}"))
 }
 
 fn runc_present(c: &Ctx, _: Option<&str>) -> Finding {
     match read_conf(c) {
-        Some(_) => Finding::pass(crate::observe::RUNC_CONF),
-        None => Finding::problem(
+        Ok(Some(_)) => Finding::pass(crate::observe::RUNC_CONF),
+        Err(e) => Finding::problem(
+            format!("{e}: CRIU cannot read it either"),
+            "make /etc/criu/runc.conf a regular text file of CRIU options (remove what is there, then run dockpoint setup)",
+        ),
+        Ok(None) => Finding::problem(
             "/etc/criu/runc.conf does not exist, so CRIU runs without tcp-established",
             format!(
                 "{} (or: mkdir -p /etc/criu && echo tcp-established > /etc/criu/runc.conf)",
@@ -446,8 +461,8 @@ fn runc_present(c: &Ctx, _: Option<&str>) -> Finding {
 }
 
 fn runc_syntax(c: &Ctx, _: Option<&str>) -> Finding {
-    let Some(text) = read_conf(c) else {
-        return Finding::skip("no runc.conf");
+    let Ok(Some(text)) = read_conf(c) else {
+        return Finding::skip("no readable runc.conf (see runc-conf.present)");
     };
     if let Err(e) = runc_conf::effective(&text, "tcp-established") {
         return Finding::problem(
@@ -495,11 +510,15 @@ fn runc_syntax(c: &Ctx, _: Option<&str>) -> Finding {
 }
 
 fn runc_tcp(c: &Ctx, _: Option<&str>) -> Finding {
-    let Some(text) = read_conf(c) else {
-        return Finding::problem(
-            "no /etc/criu/runc.conf, so no tcp-established",
-            setup_cmd(c, ""),
-        );
+    let text = match read_conf(c) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return Finding::problem(
+                "no /etc/criu/runc.conf, so no tcp-established",
+                setup_cmd(c, ""),
+            );
+        }
+        Err(_) => return Finding::skip("runc.conf cannot be read (see runc-conf.present)"),
     };
     match runc_conf::effective(&text, "tcp-established") {
         Ok(Some(_)) => Finding::pass("tcp-established is on"),
@@ -540,7 +559,10 @@ fn daemon_experimental(c: &Ctx, _: Option<&str>) -> Finding {
         return Finding::pass(format!("on through the --experimental flag ({src})"));
     }
     let path = daemon_path(c);
-    let text = c.host.fs.read_quiet(&path).unwrap_or_default();
+    let text = match c.host.fs.read_text(&path) {
+        Ok(t) => t.unwrap_or_default(),
+        Err(_) => return Finding::skip("daemon.json cannot be read (see daemon-json.valid)"),
+    };
     match daemon_json::experimental_value(&text) {
         Ok(Some(serde_json::Value::Bool(true))) => {
             Finding::pass(format!("\"experimental\": true in {path}"))

@@ -363,7 +363,7 @@ pub fn run(args: &DoctorArgs) -> Exit {
         Ok(h) => h,
         Err(e) => {
             ui::error(&format!("--root: {e:#}"));
-            return Exit::Usage;
+            return crate::host::root_error_exit(&e);
         }
     };
     let ctx = Arc::new(Observer::new(host, Duration::from_secs(args.timeout)));

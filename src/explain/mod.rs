@@ -419,7 +419,7 @@ fn run_code(args: &ExplainArgs) -> i32 {
         Ok(h) => h,
         Err(e) => {
             crate::ui::error(&format!("--root: {e:#}"));
-            return 2;
+            return crate::host::root_error_exit(&e).code();
         }
     };
     if args.print_patterns {

@@ -46,6 +46,11 @@ pub fn plan(facts: &Facts, flags: &Flags) -> Vec<PlannedStep> {
 /// later step sees what the earlier ones did. Ctrl-C stops before the next
 /// step (a started step finishes, so docker is never left stopped).
 pub fn apply(host: &Host, steps: &mut [PlannedStep], facts: &Facts, flags: &Flags) {
+    // What a killed run left beside the files: removed, or recovered as the
+    // backup it was meant to be (also when there is nothing to write now).
+    for p in steps.iter().filter_map(|s| s.path.as_deref()) {
+        fsio::clean_leftovers(host, p);
+    }
     for i in 0..steps.len() {
         let (done, rest) = steps.split_at_mut(i);
         let s = &mut rest[0];
@@ -165,7 +170,7 @@ pub fn run(args: &SetupArgs) -> Exit {
             ui::error(&format!(
                 "--root: {e:#} (give the directory to treat as the host's /)"
             ));
-            return Exit::Usage;
+            return crate::host::root_error_exit(&e);
         }
     };
     let interactive = !args.yes && !args.dry_run;
@@ -205,8 +210,8 @@ pub fn run(args: &SetupArgs) -> Exit {
     }
     view::print_plan(json, &planned, args.dry_run);
     let will_change = planned.iter().any(|s| s.action.is_some());
-    if !args.dry_run && will_change {
-        let proceed = !interactive || view::confirm(&mut planned);
+    if !args.dry_run {
+        let proceed = !will_change || !interactive || view::confirm(&mut planned);
         if !proceed {
             for s in planned.iter_mut().filter(|s| s.action.is_some()) {
                 s.action = None;

@@ -193,12 +193,12 @@ pub fn ask_repairs(steps: &[PlannedStep], flags: &mut Flags) -> bool {
     let mut any = false;
     for s in steps.iter().filter(|s| s.status == Status::Failed) {
         let Some(repair) = &s.repair else { continue };
-        eprintln!(
+        crate::ui::eline(&format!(
             "{} {}: {}",
             symbol(Status::Failed),
             s.id,
             ui::escape_controls(&s.message)
-        );
+        ));
         if ui::ask_yes_no(&format!("Repair it: {repair}?"), false) {
             any = true;
             match s.id {
@@ -220,10 +220,10 @@ pub fn ask_testing(steps: &[PlannedStep], flags: &mut Flags) -> bool {
     {
         return false;
     }
-    eprintln!(
+    crate::ui::eline(&format!(
         "{} criu-install: the distro's CRIU cannot do the whole job on this kernel (see the plan).",
         symbol(Status::Manual)
-    );
+    ));
     let yes = ui::ask_yes_no(
         "Install CRIU from Debian testing instead (an apt pin admitting only CRIU and its own libraries; simulated first)?",
         false,

@@ -447,11 +447,21 @@ pub fn backups(dir: &Path, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Names of dockpoint's temp files in `dir`.
+/// Names of backups being written or waiting for their final name
+/// (`.NAME.dockpoint-tmp-RAND.bak-partial`, `....bak-STAMP`).
+pub fn backups_in_progress(dir: &Path, name: &str) -> Vec<String> {
+    names(dir)
+        .into_iter()
+        .filter(|n| n.starts_with(&format!(".{name}.dockpoint-tmp-")) && n.contains(".bak-"))
+        .collect()
+}
+
+/// Names of dockpoint's temp files for new content in `dir` (not backups
+/// in progress).
 pub fn temps(dir: &Path) -> Vec<String> {
     names(dir)
         .into_iter()
-        .filter(|n| n.contains(".dockpoint-tmp-"))
+        .filter(|n| n.contains(".dockpoint-tmp-") && !n.contains(".bak-"))
         .collect()
 }
 
