@@ -70,8 +70,10 @@ fn lock_files_of_vanished_roots_are_removed() {
     };
     let lock = std::path::Path::new("/run/dockpoint").join(&ino);
     assert!(lock.exists(), "{} after a run", lock.display());
-    drop(gone);
+    // The next root exists before the first is removed, so it cannot reuse
+    // its inode (and so its lock name).
     let r = Root::new();
+    drop(gone);
     assert_eq!(r.setup(&["--yes", "--no-install"]).code, 0);
     assert!(!lock.exists(), "the vanished root's lock file was removed");
 }
