@@ -2,6 +2,7 @@
 //! and real installs with progress and a log.
 
 use crate::host::{Cmd, CmdOutput, Host};
+use crate::runner::human;
 use crate::ui::Progress;
 use anyhow::{Context, Result, bail};
 use std::io::Write;
@@ -153,16 +154,38 @@ fn lock_holder(host: &Host, abs: &str) -> Option<i32> {
     (fl.l_type != nix::libc::F_UNLCK as i16).then_some(fl.l_pid)
 }
 
-fn process_name(host: &Host, pid: i32) -> String {
-    host.fs
-        .read_quiet(&format!("/proc/{pid}/comm"))
+/// The command name of process `pid`. The pid is F_GETLK's, in this
+/// machine's pid namespace, so the name is read from this machine's /proc
+/// whatever the root (an image root has no /proc of its processes).
+fn process_name(pid: i32) -> String {
+    crate::rootfs::Root::live()
+        .ok()
+        .and_then(|proc| proc.read_quiet(&format!("/proc/{pid}/comm")))
         .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "?".into())
 }
+
+/// How often the dpkg lock is looked at again while it is held.
+pub const LOCK_POLL: Duration = Duration::from_millis(500);
 
 /// Wait, with a visible countdown, while another program (unattended-upgrades,
 /// a person's apt) holds the dpkg lock; fail clearly after `bound`.
 pub fn wait_for_dpkg_lock(host: &Host, bound: Duration, progress: &Progress) -> Result<()> {
+    wait_for_dpkg_lock_every(host, bound, LOCK_POLL, &mut |msg| progress.phase(msg))
+}
+
+/// [`wait_for_dpkg_lock`], looking at the locks every `poll`, each
+/// "waiting for the dpkg lock held by pid N (command): Ns left" message
+/// passed to `on_wait`. Returns as soon as a look finds both locks free; an
+/// error naming the lock, the holder's pid and command once `bound` has
+/// passed with the lock still held.
+pub fn wait_for_dpkg_lock_every(
+    host: &Host,
+    bound: Duration,
+    poll: Duration,
+    on_wait: &mut dyn FnMut(&str),
+) -> Result<()> {
     let locks = ["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"];
     let start = Instant::now();
     loop {
@@ -175,17 +198,17 @@ pub fn wait_for_dpkg_lock(host: &Host, bound: Duration, progress: &Progress) -> 
         let left = bound.saturating_sub(start.elapsed());
         if left.is_zero() {
             bail!(
-                "the dpkg lock {lock} is still held by pid {pid} ({}) after {}s; wait for it to finish (or stop it), then re-run",
-                process_name(host, pid),
-                bound.as_secs()
+                "the dpkg lock {lock} is still held by pid {pid} ({}) after {}; wait for it to finish (or stop it), then re-run",
+                process_name(pid),
+                human(bound)
             );
         }
-        progress.phase(&format!(
+        on_wait(&format!(
             "waiting for the dpkg lock held by pid {pid} ({}): {}s left",
-            process_name(host, pid),
-            left.as_secs()
+            process_name(pid),
+            left.as_millis().div_ceil(1000)
         ));
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(poll.min(left));
     }
 }
 
@@ -351,27 +374,65 @@ mod tests {
 mod lock_tests {
     use super::*;
     use crate::host::{RecordingRunner, Term};
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, ChildStdout, Command, Stdio};
 
-    /// A child process holding an fcntl write lock on `path`, as apt does.
-    fn hold_lock(path: &std::path::Path, secs: f32) -> std::process::Child {
-        let mut child = std::process::Command::new("/usr/bin/python3")
-            .args([
-                "-c",
-                "import fcntl,sys,time; f=open(sys.argv[1],'w'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(float(sys.argv[2]))",
-                path.to_str().unwrap(),
-                &secs.to_string(),
-            ])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        assert_eq!(line.trim(), "locked");
-        child
+    /// A process holding an fcntl write lock on a file, as apt does: it
+    /// takes the lock and says `locked`; sent a line, it releases the lock
+    /// and says `released`, then stays until its stdin closes.
+    struct Holder {
+        child: Child,
+        out: BufReader<ChildStdout>,
+    }
+
+    const HOLDER: &str = r#"
+import fcntl, sys
+f = open(sys.argv[1], 'w')
+fcntl.lockf(f, fcntl.LOCK_EX)
+print('locked', flush=True)
+sys.stdin.readline()
+fcntl.lockf(f, fcntl.LOCK_UN)
+print('released', flush=True)
+sys.stdin.read()
+"#;
+
+    impl Holder {
+        fn lock(path: &std::path::Path) -> Holder {
+            let mut child = Command::new("/usr/bin/python3")
+                .args(["-c", HOLDER, path.to_str().unwrap()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("python3");
+            let out = BufReader::new(child.stdout.take().unwrap());
+            let mut h = Holder { child, out };
+            h.expect("locked");
+            h
+        }
+
+        fn expect(&mut self, word: &str) {
+            let mut line = String::new();
+            self.out.read_line(&mut line).unwrap();
+            assert_eq!(line.trim(), word);
+        }
+
+        /// Release the lock; returns once it is released (the holder lives on).
+        fn release(&mut self) {
+            use std::io::Write;
+            writeln!(self.child.stdin.as_ref().unwrap()).unwrap();
+            self.expect("released");
+        }
+
+        fn pid(&self) -> u32 {
+            self.child.id()
+        }
+    }
+
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 
     fn host(root: &std::path::Path) -> Host {
@@ -383,37 +444,88 @@ mod lock_tests {
         .unwrap()
     }
 
-    #[test]
-    fn a_held_dpkg_lock_is_waited_for_then_fails_naming_the_holder() {
+    fn dpkg_dir() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("var/lib/dpkg")).unwrap();
-        let lock = d.path().join("var/lib/dpkg/lock-frontend");
-        let mut child = hold_lock(&lock, 30.0);
-        let h = host(d.path());
-        let p = Progress::start(&Term::plain(), "test");
-        let t = Instant::now();
-        let err = wait_for_dpkg_lock(&h, Duration::from_secs(1), &p).unwrap_err();
-        assert!(t.elapsed() >= Duration::from_secs(1));
-        let msg = err.to_string();
-        assert!(msg.contains(&format!("pid {}", child.id())), "{msg}");
-        assert!(msg.contains("/var/lib/dpkg/lock-frontend"), "{msg}");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        d
     }
 
     #[test]
-    fn a_lock_released_in_time_lets_apt_go() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(d.path().join("var/lib/dpkg")).unwrap();
-        let mut child = hold_lock(&d.path().join("var/lib/dpkg/lock"), 0.6);
-        let h = host(d.path());
-        let p = Progress::start(&Term::plain(), "test");
-        let t = Instant::now();
-        wait_for_dpkg_lock(&h, Duration::from_secs(10), &p).unwrap();
-        assert!(t.elapsed() >= Duration::from_millis(300), "it did wait");
-        child.wait().unwrap();
-        // No lock files at all: nothing to wait for.
+    fn a_held_dpkg_lock_is_waited_for_then_fails_naming_the_holder() {
+        let d = dpkg_dir();
+        let holder = Holder::lock(&d.path().join("var/lib/dpkg/lock-frontend"));
+        let mut waits = Vec::new();
+        let err = wait_for_dpkg_lock_every(
+            &host(d.path()),
+            Duration::from_millis(50),
+            Duration::from_millis(10),
+            &mut |m| waits.push(m.to_string()),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("pid {} (python3)", holder.pid())),
+            "{msg}"
+        );
+        assert!(msg.contains("/var/lib/dpkg/lock-frontend"), "{msg}");
+        assert!(msg.contains("after 50ms"), "{msg}");
+        // It said it was waiting, naming the holder, before giving up.
+        assert!(!waits.is_empty());
+        let want = format!(
+            "waiting for the dpkg lock held by pid {} (python3)",
+            holder.pid()
+        );
+        assert!(waits.iter().all(|w| w.starts_with(&want)), "{waits:?}");
+    }
+
+    #[test]
+    fn the_wait_ends_when_the_lock_is_released() {
+        let d = dpkg_dir();
+        let mut holder = Holder::lock(&d.path().join("var/lib/dpkg/lock"));
+        let pid = holder.pid();
+        let mut waits = Vec::new();
+        // The bound only ends a failure: the lock is released at the first
+        // "waiting" message, and the next look finds it free.
+        wait_for_dpkg_lock_every(
+            &host(d.path()),
+            Duration::from_secs(30),
+            Duration::from_millis(10),
+            &mut |m| {
+                waits.push(m.to_string());
+                if waits.len() == 1 {
+                    holder.release();
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(waits.len(), 1, "{waits:?}");
+        assert!(
+            waits[0].starts_with(&format!(
+                "waiting for the dpkg lock held by pid {pid} (python3): "
+            )),
+            "{waits:?}"
+        );
+    }
+
+    #[test]
+    fn no_lock_files_nothing_to_wait_for() {
         let empty = tempfile::tempdir().unwrap();
-        wait_for_dpkg_lock(&host(empty.path()), Duration::from_secs(1), &p).unwrap();
+        let mut waits = 0;
+        wait_for_dpkg_lock_every(
+            &host(empty.path()),
+            Duration::ZERO,
+            Duration::ZERO,
+            &mut |_| waits += 1,
+        )
+        .unwrap();
+        // Lock files nobody holds: the same.
+        let d = dpkg_dir();
+        std::fs::write(d.path().join("var/lib/dpkg/lock"), "").unwrap();
+        std::fs::write(d.path().join("var/lib/dpkg/lock-frontend"), "").unwrap();
+        wait_for_dpkg_lock_every(&host(d.path()), Duration::ZERO, Duration::ZERO, &mut |_| {
+            waits += 1
+        })
+        .unwrap();
+        assert_eq!(waits, 0);
     }
 }
