@@ -174,9 +174,9 @@ pub fn run(args: &SetupArgs) -> Exit {
         }
     };
     let interactive = !args.yes && !args.dry_run;
-    if interactive {
-        ui::handle_ctrl_c();
-    }
+    // Ctrl-C: at a prompt, cancel; while applying, stop before the next
+    // step (a running apt or docker restart finishes, with its rollback).
+    ui::handle_ctrl_c();
     // Only a run that may change the host takes the lock.
     let _lock = if args.dry_run {
         None
