@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod edit;
 pub mod exit;
 pub mod explain;
+pub mod fake_engine;
 pub mod fsio;
 pub mod host;
 pub mod observe;
