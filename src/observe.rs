@@ -109,7 +109,7 @@ pub struct Observer {
     pub no_install: bool,
     criu: OnceLock<Option<Criu>>,
     criu_check: OnceLock<CriuCheck>,
-    docker: OnceLock<Option<Daemon>>,
+    docker: OnceLock<(Option<Daemon>, Vec<String>)>,
     api: OnceLock<Result<Api, String>>,
     version: OnceLock<Result<serde_json::Value, String>>,
     engine: OnceLock<Option<Engine>>,
@@ -177,17 +177,35 @@ impl Observer {
         })
     }
 
-    /// The docker daemon of this host (live hosts only).
+    fn discovery(&self) -> &(Option<Daemon>, Vec<String>) {
+        self.docker.get_or_init(|| {
+            if !self.host.live {
+                return (None, Vec::new());
+            }
+            let found = docker::discover_with_notes(&self.host);
+            let d = found.daemon;
+            (
+                (d.pid.is_some() || d.dockerd.is_some()).then_some(d),
+                found.notes,
+            )
+        })
+    }
+
+    /// The docker daemon of this host (live hosts only): only a dockerd in
+    /// dockpoint's own pid and mount namespaces counts.
     pub fn docker(&self) -> Option<&Daemon> {
-        self.docker
-            .get_or_init(|| {
-                if !self.host.live {
-                    return None;
-                }
-                let d = docker::discover(&self.host);
-                (d.pid.is_some() || d.dockerd.is_some()).then_some(d)
-            })
-            .as_ref()
+        self.discovery().0.as_ref()
+    }
+
+    /// What docker discovery skipped or could not learn.
+    pub fn docker_notes(&self) -> Vec<String> {
+        self.discovery().1.clone()
+    }
+
+    /// Use this engine API (tests: a fake engine).
+    pub fn with_api(self, api: Api) -> Self {
+        let _ = self.api.set(Ok(api));
+        self
     }
 
     /// The engine API client (live hosts only), or why there is none.

@@ -604,6 +604,12 @@ fn daemon_flag_conflict(c: &Ctx, _: Option<&str>) -> Finding {
 }
 
 fn docker_api(c: &Ctx, _: Option<&str>) -> Finding {
+    if let Some(e) = c.api().ok().and_then(|a| a.target_error()) {
+        return Finding::problem(
+            e.to_string(),
+            "unset DOCKER_HOST (or set it to unix:///var/run/docker.sock) and run dockpoint on the docker host itself",
+        );
+    }
     let socket = c
         .api()
         .map(|a| a.socket.display().to_string())
@@ -617,7 +623,14 @@ fn docker_api(c: &Ctx, _: Option<&str>) -> Finding {
         Err(e) if e.contains("Permission denied") => Finding::cannot(format!(
             "{e}: run as root, or as a member of the docker group"
         )),
-        Err(e) => Finding::problem(format!("docker does not answer: {e}"), start_docker_fix(c)),
+        Err(e) => {
+            let mut f =
+                Finding::problem(format!("docker does not answer: {e}"), start_docker_fix(c));
+            for n in c.docker_notes() {
+                f = f.detail(n);
+            }
+            f
+        }
     }
 }
 

@@ -28,6 +28,10 @@ pub struct Facts {
     pub testing: Option<Result<Vec<Inst>, String>>,
     pub docker: Option<Daemon>,
     pub engine: Option<Engine>,
+    /// The engine API this host's docker answers on (live hosts).
+    pub api: Option<crate::docker::Api>,
+    /// What docker discovery skipped or could not learn.
+    pub docker_notes: Vec<String>,
     pub runc_conf: FileFact,
     pub daemon_json: FileFact,
 }
@@ -70,6 +74,8 @@ pub fn gather(obs: &Observer, flags: &Flags) -> Facts {
         testing: None,
         docker: obs.docker().cloned(),
         engine: obs.engine().cloned(),
+        api: obs.api().ok().cloned(),
+        docker_notes: obs.docker_notes(),
         runc_conf: obs.file(RUNC_CONF),
         daemon_json: obs.file(&daemon_path),
     };

@@ -81,6 +81,9 @@ pub enum Install {
 pub struct Restart {
     pub command: Vec<&'static str>,
     pub init: crate::docker::Init,
+    /// The engine to wait for, and how long (60 s).
+    pub api: crate::docker::Api,
+    pub wait: std::time::Duration,
 }
 
 /// What applying a step does.

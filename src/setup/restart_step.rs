@@ -3,7 +3,7 @@
 
 use super::facts::Facts;
 use super::plan::{Action, Flags, PlannedStep, Restart, Status, StepId, find};
-use crate::docker::{self, Api, Init, Kind};
+use crate::docker::{self, Init, Kind};
 use crate::fsio;
 use crate::host::{Cmd, Host};
 use crate::progress::Progress;
@@ -128,15 +128,23 @@ pub fn plan(f: &Facts, flags: &Flags, before: &[PlannedStep]) -> PlannedStep {
         "restart docker with `{}` {why}; {impact}",
         command_line(&cmd)
     ));
+    let Some(api) = f.api.clone() else {
+        s.status = Status::Skipped;
+        s.message
+            .push_str("no engine API to check the restart with: docker was not restarted");
+        return s;
+    };
     s.action = Some(Action::Restart(Restart {
         command: cmd,
         init: d.init,
+        api,
+        wait: Duration::from_secs(60),
     }));
     s
 }
 
-fn restart_and_verify(host: &Host, cmd: &[&str], progress: &Progress) -> Result<()> {
-    let api = Api::for_host(host);
+fn restart_and_verify(host: &Host, r: &Restart, progress: &Progress) -> Result<()> {
+    let (api, cmd) = (&r.api, &r.command);
     progress.phase(&format!("running {}", command_line(cmd)));
     let out = host.run(&Cmd::new(cmd[0], &cmd[1..]).timeout(Duration::from_secs(120)))?;
     if !out.success() {
@@ -147,7 +155,7 @@ fn restart_and_verify(host: &Host, cmd: &[&str], progress: &Progress) -> Result<
             out.tail(10)
         );
     }
-    let exp = docker::wait_for_api(&api, Duration::from_secs(60), &|left| {
+    let exp = docker::wait_for_api(api, r.wait, &|left| {
         progress.phase(&format!("waiting for the docker API: {left}s left"))
     })?;
     if !exp {
@@ -166,7 +174,7 @@ pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, r: Restart, before: &[
         return;
     }
     let progress = Progress::start(&host.term, "docker-restart");
-    let first = restart_and_verify(host, &r.command, &progress);
+    let first = restart_and_verify(host, &r, &progress);
     let Err(err) = first else {
         progress.finish("docker is back with experimental on");
         s.status = Status::Changed;
@@ -189,19 +197,22 @@ pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, r: Restart, before: &[
         let _ = host.run(&Cmd::new("systemctl", &["reset-failed", "docker"]));
     }
     progress.phase("rolling back");
-    let api = Api::for_host(host);
     let again = host
         .run(&Cmd::new(r.command[0], &r.command[1..]).timeout(Duration::from_secs(120)))
         .ok()
         .filter(|o| o.success())
-        .and_then(|_| docker::wait_for_api(&api, Duration::from_secs(60), &|_| {}).ok());
+        .and_then(|_| docker::wait_for_api(&r.api, r.wait, &|_| {}).ok());
     s.status = Status::Failed;
     let state = match again {
         Some(_) => format!("{}; docker is running again", done.join("; ")),
         None => format!(
-            "{}; docker did NOT come back: start it with `{}` and read `journalctl -u docker` / /var/log/docker.log",
+            "{}; docker did NOT come back: start it with `{}` and read {}",
             done.join("; "),
-            command_line(&r.command)
+            command_line(&r.command),
+            match r.init {
+                Init::Systemd => "`journalctl -u docker`",
+                _ => "/var/log/docker.log",
+            }
         ),
     };
     progress.finish("rolled back");

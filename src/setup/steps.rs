@@ -224,6 +224,8 @@ pub(crate) mod tests {
             testing: None,
             docker: None,
             engine: None,
+            api: None,
+            docker_notes: Vec::new(),
             runc_conf: file("/etc/criu/runc.conf", runc),
             daemon_json: file("/etc/docker/daemon.json", daemon),
         }

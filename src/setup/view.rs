@@ -94,6 +94,9 @@ pub fn print_header(json: bool, f: &Facts, root: Option<&std::path::Path>) {
     if let Some(d) = &f.docker {
         out(json, &describe_docker(d));
     }
+    for n in &f.docker_notes {
+        out(json, &format!("  note: {n}"));
+    }
 }
 
 /// The plan, before anything is changed.
