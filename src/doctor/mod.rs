@@ -2,6 +2,8 @@
 //! Every check has a stable id, a severity and the fix; they run
 //! concurrently, each bounded by a timeout.
 
+#[cfg(test)]
+mod check_tests;
 pub mod checks;
 
 use crate::cli::{DoctorArgs, Format};

@@ -12,6 +12,8 @@ mod criu_step;
 pub mod facts;
 pub mod plan;
 mod restart_step;
+#[cfg(test)]
+mod restart_tests;
 pub mod steps;
 mod view;
 
