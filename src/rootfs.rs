@@ -257,6 +257,17 @@ impl Root {
         self.kind(abs).is_some()
     }
 
+    /// The target of the link `abs` itself (its directory is resolved inside
+    /// the root; the link is read, not followed: /proc's magic namespace
+    /// links can be read this way). None when it is not a link.
+    pub fn read_link(&self, abs: &str) -> Option<String> {
+        let (parent, name) = split(abs).ok()?;
+        let dir = self.open_dir(&parent).ok()??;
+        nix::fcntl::readlinkat(dir.as_fd(), name.as_os_str())
+            .ok()
+            .map(|t| t.to_string_lossy().into_owned())
+    }
+
     /// The status of the path (following links inside the root).
     pub fn stat(&self, abs: &str) -> Option<FileStat> {
         let fd = self.open_raw(abs, OFlag::O_PATH).ok()?;

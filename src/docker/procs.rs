@@ -165,16 +165,13 @@ pub fn choose_dockerd(candidates: &[ProcInfo], me: &Ns, main_pid: Option<i32>) -
     }
 }
 
-/// A namespace link, read only on the live system (the magic links under
-/// /proc/<pid>/ns cannot be opened through the root handle, which refuses
-/// magic links by design; on the live host /proc is the machine's own).
+/// A namespace link of the live system, read (not followed) through the
+/// root handle.
 fn ns_link(host: &Host, proc_dir: &str, ns: &str) -> Option<String> {
-    if !(host.live && host.fs.is_slash()) {
+    if !host.live {
         return None;
     }
-    std::fs::read_link(format!("{proc_dir}/ns/{ns}"))
-        .ok()
-        .map(|l| l.to_string_lossy().into_owned())
+    host.fs.read_link(&format!("{proc_dir}/ns/{ns}"))
 }
 
 /// The namespaces of `/proc/self` or `/proc/<pid>`.
