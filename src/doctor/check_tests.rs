@@ -1118,3 +1118,84 @@ fn run_checks_a_check_past_the_timeout_is_an_error() {
     status(by_id("runc-conf.present"), Status::Fail);
     assert_eq!(r.summary.exit, Exit::Failed);
 }
+
+// ------------------------------------------- fixes true for the host shape ---
+// PRODUCT BUG tests: each fails until the product fix named in its comment
+// is made (see the report of the unit-tests branch). They are not ignored.
+
+/// PRODUCT BUG (fails until fixed): daemon-json.valid's fix always ends in
+/// `then systemctl restart docker`, also on a SysV/OpenRC host and in an
+/// image root (nothing to restart). Fix in src/doctor/checks.rs
+/// `daemon_valid`: end the fix with the restart this host does, as
+/// restart_step::plan picks it (`d.restart_command()`, `snap restart
+/// docker` for snap; none in an image: "docker reads it when the image
+/// boots"; "restart dockerd the way it was started" when unmanaged).
+#[test]
+fn daemon_json_invalid_fix_restarts_docker_the_way_this_host_does() {
+    let fx = Fx::new();
+    fx.docker(Docker::SysV)
+        .write("/etc/docker/daemon.json", "{\"experimental\": true,}\n");
+    let r = check(&fx.live(), "daemon-json.valid");
+    status(&r, Status::Fail);
+    has(fix(&r), "service docker restart");
+    lacks(fix(&r), "systemctl");
+    let r = check(&fx.image(), "daemon-json.valid");
+    lacks(fix(&r), "systemctl restart docker");
+}
+
+/// PRODUCT BUG (fails until fixed): under --root, runc-conf.present's
+/// alternative fix writes the machine's own /etc/criu/runc.conf, not the
+/// image's (and runc-conf.syntax's lint names the machine's file). Fix in
+/// src/doctor/checks.rs `runc_present` (and `runc_syntax`): name the files
+/// with `c.host.fs.display("/etc/criu")` and
+/// `c.host.fs.display(crate::observe::RUNC_CONF)` (unchanged on a live host).
+#[test]
+fn image_root_fixes_name_the_image_files() {
+    let fx = Fx::new();
+    let r = check(&fx.image(), "runc-conf.present");
+    status(&r, Status::Fail);
+    let image_conf = format!("{}/etc/criu/runc.conf", fx.shown());
+    has(fix(&r), &format!("> {image_conf}"));
+    lacks(fix(&r), "> /etc/criu/runc.conf");
+    fx.write("/etc/criu/runc.conf", "--tcp-established\n");
+    let r = check(&fx.image(), "runc-conf.syntax");
+    status(&r, Status::Fail);
+    has(fix(&r), &format!("criu --config {image_conf} -V"));
+}
+
+/// PRODUCT BUG (fails until fixed): criu.installed's fix for a CRIU whose
+/// `criu --version` does not run is `apt-get install --reinstall criu` on
+/// every distribution. Fix in src/doctor/checks.rs `criu_installed`: the
+/// reinstall command of `c.distro.family` (Debian: `apt-get install
+/// --reinstall criu`, Fedora: `dnf reinstall criu`, Suse: `zypper install
+/// --force criu`, Arch: `pacman -S criu`, Alpine: `apk fix criu`, other:
+/// reinstall it the way it was installed, https://criu.org/Installation).
+#[test]
+fn criu_reinstall_fix_follows_the_distro() {
+    let fx = Fx::new();
+    fx.os_release(FEDORA).criu();
+    let (o, _) = fx.ctx(true, RecordingRunner::default().missing("/usr/sbin/criu"));
+    let r = check(&o, "criu.installed");
+    status(&r, Status::Fail);
+    lacks(fix(&r), "apt-get");
+    has(fix(&r), "dnf reinstall criu");
+}
+
+/// PRODUCT BUG (fails until fixed): docker.experimental's fix says setup
+/// "restarts docker", but for a dockerd no init system manages setup only
+/// gives manual instructions (restart_step::plan: Status::Manual). Fix in
+/// src/doctor/checks.rs `docker_experimental`: when
+/// `c.docker().map(|d| d.init) == Some(Init::Unmanaged)`, say "dockpoint
+/// setup (sets it in daemon.json), then restart dockerd the way it was
+/// started (no init system manages it here)".
+#[test]
+fn docker_experimental_fix_for_an_unmanaged_dockerd() {
+    let fx = Fx::new();
+    fx.docker(Docker::Unmanaged);
+    let engine = FakeEngine::docker(false);
+    let o = fx.live().with_api(engine.api());
+    let r = check(&o, "docker.experimental");
+    status(&r, Status::Fail);
+    lacks(fix(&r), "restarts docker");
+    has(fix(&r), "restart dockerd the way it was started");
+}
