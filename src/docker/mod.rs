@@ -427,11 +427,16 @@ impl Daemon {
 pub fn log_tail(host: &Host, d: &Daemon, n: usize) -> String {
     use crate::host::Cmd;
     if d.init == Init::Systemd {
+        let unit = if d.kind == Kind::Snap {
+            "snap.docker.dockerd"
+        } else {
+            "docker"
+        };
         let cmd = Cmd::new(
             "journalctl",
             &[
                 "-u",
-                "docker",
+                unit,
                 "-n",
                 &n.to_string(),
                 "--no-pager",

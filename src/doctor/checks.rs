@@ -243,6 +243,36 @@ fn host_distro(c: &Ctx, _: Option<&str>) -> Finding {
     Finding::pass(c.distro.describe())
 }
 
+/// How this host restarts docker so it reads daemon.json again.
+fn restart_advice(c: &Ctx) -> String {
+    if !c.host.live {
+        return "docker reads it when the image boots".into();
+    }
+    match c.docker() {
+        Some(d) if d.kind == Kind::Snap => "snap restart docker".into(),
+        Some(d) => match d.restart_command() {
+            Some(cmd) => cmd.join(" "),
+            None => "restart dockerd the way it was started".into(),
+        },
+        None => "start docker".into(),
+    }
+}
+
+/// How to reinstall CRIU on this distribution.
+fn reinstall_criu(c: &Ctx) -> String {
+    use crate::distro::Family;
+    match c.distro.family {
+        Family::Debian => "reinstall CRIU: apt-get install --reinstall criu".into(),
+        Family::Fedora => "reinstall CRIU: dnf reinstall criu".into(),
+        Family::Suse => "reinstall CRIU: zypper install --force criu".into(),
+        Family::Arch => "reinstall CRIU: pacman -S criu".into(),
+        Family::Alpine => "reinstall CRIU: apk fix criu".into(),
+        Family::Other => {
+            "reinstall CRIU the way it was installed (see https://criu.org/Installation)".into()
+        }
+    }
+}
+
 /// `dockpoint setup` as this host needs it (with `--root DIR` for an image).
 fn setup_cmd(c: &Ctx, extra: &str) -> String {
     if c.host.live {
@@ -339,7 +369,7 @@ fn criu_installed(c: &Ctx, _: Option<&str>) -> Finding {
         Some((path, None)) if !c.host.live => Finding::pass(format!("CRIU at {path}")),
         Some((path, None)) => Finding::problem(
             format!("{path} exists but `criu --version` does not run"),
-            "reinstall CRIU: apt-get install --reinstall criu",
+            reinstall_criu(c),
         ),
         None => Finding::problem("CRIU is not installed", install_criu_fix(c)),
     }
@@ -453,8 +483,10 @@ fn runc_present(c: &Ctx, _: Option<&str>) -> Finding {
         Ok(None) => Finding::problem(
             "/etc/criu/runc.conf does not exist, so CRIU runs without tcp-established",
             format!(
-                "{} (or: mkdir -p /etc/criu && echo tcp-established > /etc/criu/runc.conf)",
-                setup_cmd(c, "")
+                "{} (or: mkdir -p {} && echo tcp-established > {})",
+                setup_cmd(c, ""),
+                c.host.fs.display("/etc/criu"),
+                c.host.fs.display(crate::observe::RUNC_CONF)
             ),
         ),
     }
@@ -470,8 +502,9 @@ fn runc_syntax(c: &Ctx, _: Option<&str>) -> Finding {
                 "/etc/criu/runc.conf {e}: CRIU rejects the file and every checkpoint and restore fails"
             ),
             format!(
-                "{} (or fix the line by hand; lint with criu --config /etc/criu/runc.conf -V)",
-                setup_cmd(c, " --repair")
+                "{} (or fix the line by hand; lint with criu --config {} -V)",
+                setup_cmd(c, " --repair"),
+                c.host.fs.display(crate::observe::RUNC_CONF)
             ),
         );
     }
@@ -548,7 +581,10 @@ fn daemon_valid(c: &Ctx, _: Option<&str>) -> Finding {
             Ok(_) => Finding::pass(format!("{path} is valid JSON")),
             Err(e) => Finding::problem(
                 format!("{path} {e}: dockerd refuses to start with it"),
-                "fix the line named (dockerd reads strict JSON), then systemctl restart docker",
+                format!(
+                    "fix the line named (dockerd reads strict JSON), then {}",
+                    restart_advice(c)
+                ),
             ),
         },
     }
@@ -664,7 +700,10 @@ fn docker_experimental(c: &Ctx, _: Option<&str>) -> Finding {
         Ok(true) => Finding::pass("Docker-Experimental: true"),
         Ok(false) => Finding::problem(
             "the running docker has experimental off (Docker-Experimental: false): `docker checkpoint` is refused",
-            "dockpoint setup (sets it and restarts docker); daemon-reload does not apply it",
+            match c.docker().map(|d| d.init) {
+                Some(Init::Unmanaged) => "dockpoint setup (sets it in daemon.json), then restart dockerd the way it was started; daemon-reload does not apply it".to_string(),
+                _ => format!("{} (sets it and restarts docker); daemon-reload does not apply it", setup_cmd(c, "")),
+            },
         ),
         Err(e) => Finding::skip(format!("docker does not answer ({e:#})")),
     }

@@ -149,9 +149,10 @@ fn restart_and_verify(host: &Host, r: &Restart, progress: &Progress) -> Result<(
     let out = host.run(&Cmd::new(cmd[0], &cmd[1..]).timeout(Duration::from_secs(120)))?;
     if !out.success() {
         bail!(
-            "`{}` failed (exit {:?}):\n{}",
+            "`{}` failed (exit {}):\n{}",
             command_line(cmd),
-            out.status,
+            out.status
+                .map_or_else(|| "by a signal".to_string(), |c| c.to_string()),
             out.tail(10)
         );
     }
@@ -193,8 +194,19 @@ pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, r: Restart, before: &[
             Err(e) => done.push(format!("could NOT restore {}: {e:#}", w.path)),
         }
     }
+    let snap = d.kind == Kind::Snap;
     if r.init == Init::Systemd {
-        let _ = host.run(&Cmd::new("systemctl", &["reset-failed", "docker"]));
+        let unit = if snap {
+            "snap.docker.dockerd"
+        } else {
+            "docker"
+        };
+        let _ = host.run(&Cmd::new("systemctl", &["reset-failed", unit]));
+    }
+    if done.is_empty() {
+        done.push(
+            "daemon.json was not changed by this run, so there was nothing to restore".into(),
+        );
     }
     progress.phase("rolling back");
     let again = host
@@ -209,9 +221,10 @@ pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, r: Restart, before: &[
             "{}; docker did NOT come back: start it with `{}` and read {}",
             done.join("; "),
             command_line(&r.command),
-            match r.init {
-                Init::Systemd => "`journalctl -u docker`",
-                _ => "/var/log/docker.log",
+            match (snap, r.init) {
+                (true, _) => "`snap logs docker.dockerd` (journalctl -u snap.docker.dockerd)",
+                (false, Init::Systemd) => "`journalctl -u docker`",
+                (false, _) => "/var/log/docker.log",
             }
         ),
     };
