@@ -84,6 +84,8 @@ pub struct Restart {
     /// The engine to wait for, and how long (60 s).
     pub api: crate::docker::Api,
     pub wait: std::time::Duration,
+    /// What the restart did to the running containers, for the report.
+    pub impact: String,
 }
 
 /// What applying a step does.

@@ -139,6 +139,19 @@ pub fn plan(f: &Facts, flags: &Flags, before: &[PlannedStep]) -> PlannedStep {
         init: d.init,
         api,
         wait: Duration::from_secs(60),
+        impact: if containers.is_empty() {
+            "no containers were running".to_string()
+        } else if live_restore {
+            format!(
+                "live-restore is on: the running containers ({}) kept running",
+                containers.join(", ")
+            )
+        } else {
+            format!(
+                "it stopped the running containers: {} (only those with restart policy always/unless-stopped came back)",
+                containers.join(", ")
+            )
+        },
     }));
     s
 }
@@ -180,8 +193,9 @@ pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, r: Restart, before: &[
         progress.finish("docker is back with experimental on");
         s.status = Status::Changed;
         s.message = format!(
-            "restarted docker with `{}`; experimental is on (Docker-Experimental: true)",
-            command_line(&r.command)
+            "restarted docker with `{}`; experimental is on (Docker-Experimental: true); {}",
+            command_line(&r.command),
+            r.impact
         );
         return;
     };

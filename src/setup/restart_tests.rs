@@ -400,7 +400,7 @@ fn apply_success_runs_exactly_the_restart_command() {
         assert_eq!(
             s.message,
             format!(
-                "restarted docker with `{}`; experimental is on (Docker-Experimental: true)",
+                "restarted docker with `{}`; experimental is on (Docker-Experimental: true); no containers were running",
                 restart_line(init)
             )
         );
@@ -699,6 +699,7 @@ fn apply_after_a_failed_daemon_json_runs_nothing() {
         init: Init::Systemd,
         api: fake.api(),
         wait: BOUND,
+        impact: String::new(),
     };
     let mut s = PlannedStep::new(StepId::DockerRestart);
     s.status = Status::Changed;
