@@ -141,22 +141,10 @@ pub fn policy(host: &Host, pkg: &str, extra: &[String]) -> Result<Policy> {
 
 /// The pid holding a POSIX lock on the host file `abs`, if any (F_GETLK).
 fn lock_holder(host: &Host, abs: &str) -> Option<i32> {
-    use nix::fcntl::{FcntlArg, fcntl};
     let f = host.fs.open_file(abs).ok()??;
-    let mut fl = nix::libc::flock {
-        l_type: nix::libc::F_WRLCK as i16,
-        l_whence: nix::libc::SEEK_SET as i16,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
-    fcntl(&f, FcntlArg::F_GETLK(&mut fl)).ok()?;
-    (fl.l_type != nix::libc::F_UNLCK as i16).then_some(fl.l_pid)
+    crate::fsio::lock_holder(&f)
 }
 
-/// The command name of process `pid`. The pid is F_GETLK's, in this
-/// machine's pid namespace, so the name is read from this machine's /proc
-/// whatever the root (an image root has no /proc of its processes).
 fn process_name(pid: i32) -> String {
     crate::rootfs::Root::live()
         .ok()

@@ -402,8 +402,8 @@ pub struct SetupLock {
     _flock: Option<nix::fcntl::Flock<File>>,
 }
 
-/// Who holds a POSIX lock on `f`: pid and command line.
-fn holder(f: &File) -> Option<(i32, String)> {
+/// The pid holding a POSIX write-conflicting lock on `f`, if any (F_GETLK).
+pub fn lock_holder(f: &File) -> Option<i32> {
     use nix::fcntl::{FcntlArg, fcntl};
     let mut fl = nix::libc::flock {
         l_type: nix::libc::F_WRLCK as i16,
@@ -413,10 +413,19 @@ fn holder(f: &File) -> Option<(i32, String)> {
         l_pid: 0,
     };
     fcntl(f, FcntlArg::F_GETLK(&mut fl)).ok()?;
-    if fl.l_type == nix::libc::F_UNLCK as i16 {
-        return None;
-    }
-    let cmd = std::fs::read(format!("/proc/{}/cmdline", fl.l_pid))
+    (fl.l_type != nix::libc::F_UNLCK as i16).then_some(fl.l_pid)
+}
+
+/// Who holds a POSIX lock on `f`: pid and command line (the machine's /proc).
+fn holder(f: &File) -> Option<(i32, String)> {
+    let pid = lock_holder(f)?;
+    let cmd = crate::rootfs::Root::live()
+        .ok()
+        .and_then(|proc| {
+            proc.read(&format!("/proc/{pid}/cmdline"), 1 << 16)
+                .ok()
+                .flatten()
+        })
         .map(|b| {
             b.split(|c| *c == 0)
                 .filter(|s| !s.is_empty())
@@ -424,8 +433,8 @@ fn holder(f: &File) -> Option<(i32, String)> {
                 .collect::<Vec<_>>()
                 .join(" ")
         })
-        .unwrap_or_else(|_| "?".into());
-    Some((fl.l_pid, cmd))
+        .unwrap_or_else(|| "?".into());
+    Some((pid, cmd))
 }
 
 fn try_lock(f: &File) -> nix::Result<()> {
