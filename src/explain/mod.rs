@@ -1,287 +1,24 @@
 //! `dockpoint explain`: any pasted docker / CRIU error, journal excerpt or
 //! CRIU log in; each recognised failure out with its cause and fix.
+//!
+//! The input surface: TEXT arguments; `--file PATH` (a regular file, or the
+//! pipe that is stdin: opened non-blocking and checked with fstat, so a FIFO
+//! or a device is refused at once); stdin; and the CRIU logs the text names
+//! after `path=`, opened only through the host root (`rootfs`, so a path
+//! never leaves `--root`), at most [`scan::MAX_LOGS`] of them. Every stream
+//! is scanned in a bounded buffer; input echoed in human output is escaped.
 
 pub mod catalogue;
+pub mod literals;
+pub mod scan;
 
 use crate::cli::{ExplainArgs, Format};
 use crate::host::Host;
-use catalogue::{CATALOGUE, Confidence, Entry, GENERIC, LOG_PATH};
-use regex::bytes::{Regex, RegexSet};
+use catalogue::{CATALOGUE, Confidence, Entry};
+pub use scan::{Findings, Scanner};
 use serde::Serialize;
-use std::collections::BTreeMap;
-use std::io::Read;
-
-/// What a pattern in the scanner stands for.
-#[derive(Clone, Copy)]
-enum Owner {
-    Entry(usize),
-    Generic,
-}
-
-/// All the catalogue's patterns, compiled once. Like grep, a literal
-/// prefilter finds candidate lines fast: every pattern's longest required
-/// literal goes into one alternation of plain literals (which the regex crate
-/// searches with SIMD); a regex set then says which patterns a candidate line
-/// really matches.
-pub struct Scanner {
-    prefilter: Regex,
-    set: RegexSet,
-    owners: Vec<Owner>,
-    log_path: Regex,
-}
-
-/// The longest run of text that every match of `pattern` contains: literal
-/// characters outside groups, classes and optional quantifiers.
-pub fn required_literal(pattern: &str) -> Option<String> {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut best = String::new();
-    let mut cur = String::new();
-    let mut depth = 0usize;
-    let mut i = 0;
-    let flush = |cur: &mut String, best: &mut String| {
-        if cur.len() > best.len() {
-            *best = cur.clone();
-        }
-        cur.clear();
-    };
-    while i < chars.len() {
-        let c = chars[i];
-        let (lit, next) = match c {
-            '\\' if i + 1 < chars.len() && !chars[i + 1].is_ascii_alphanumeric() => {
-                (Some(chars[i + 1]), i + 2)
-            }
-            '\\' => (None, i + 2),
-            '(' => {
-                depth += 1;
-                (None, i + 1)
-            }
-            ')' => {
-                depth = depth.saturating_sub(1);
-                (None, i + 1)
-            }
-            '[' => {
-                let mut j = i + 1;
-                if j < chars.len() && chars[j] == '^' {
-                    j += 1;
-                }
-                if j < chars.len() && chars[j] == ']' {
-                    j += 1;
-                }
-                while j < chars.len() && chars[j] != ']' {
-                    j += 1;
-                }
-                (None, j + 1)
-            }
-            '.' | '|' | '^' | '$' | '*' | '+' | '?' | '{' | '}' => (None, i + 1),
-            c => (Some(c), i + 1),
-        };
-        // A character made optional or repeated by what follows is not required.
-        let quantified = matches!(chars.get(next), Some('?' | '*' | '{'));
-        match lit {
-            Some(l) if depth == 0 && !quantified => cur.push(l),
-            _ => flush(&mut cur, &mut best),
-        }
-        i = next;
-    }
-    flush(&mut cur, &mut best);
-    (best.len() >= 4).then_some(best)
-}
-
-impl Scanner {
-    pub fn new() -> Self {
-        let mut pats: Vec<&str> = Vec::new();
-        let mut owners = Vec::new();
-        for (i, e) in CATALOGUE.iter().enumerate() {
-            for p in e.patterns {
-                pats.push(p);
-                owners.push(Owner::Entry(i));
-            }
-        }
-        pats.push(GENERIC);
-        owners.push(Owner::Generic);
-        // Logs are named on error lines only: the path is looked for on
-        // lines that matched something else, never on every `path=`.
-        let mut lits: Vec<String> = pats
-            .iter()
-            .map(|p| required_literal(p).expect("every catalogue pattern has a required literal"))
-            .collect();
-        lits.sort();
-        lits.dedup();
-        // A literal that contains another adds nothing: fewer literals keep
-        // the SIMD searcher in play (it takes up to 64).
-        let all = lits.clone();
-        lits.retain(|l| !all.iter().any(|o| o != l && l.contains(o.as_str())));
-        let alternation = lits
-            .iter()
-            .map(|l| regex::escape(l))
-            .collect::<Vec<_>>()
-            .join("|");
-        let prefilter = regex::bytes::RegexBuilder::new(&alternation)
-            .unicode(false)
-            .build()
-            .expect("literals compile");
-        // Byte-oriented (no Unicode classes): the automaton stays small and fast.
-        let set = regex::bytes::RegexSetBuilder::new(&pats)
-            .unicode(false)
-            .build()
-            .expect("catalogue patterns compile");
-        Scanner {
-            prefilter,
-            set,
-            owners,
-            log_path: regex::bytes::RegexBuilder::new(LOG_PATH)
-                .unicode(false)
-                .build()
-                .expect("compiles"),
-        }
-    }
-
-    /// Every pattern, for tools that want to compare (`--print-patterns`).
-    pub fn patterns() -> Vec<&'static str> {
-        CATALOGUE
-            .iter()
-            .flat_map(|e| e.patterns.iter().copied())
-            .chain([GENERIC])
-            .collect()
-    }
-
-    /// Scan complete lines in `buf`, recording hits in `f`.
-    fn scan(&self, buf: &[u8], source: &str, f: &mut Findings) {
-        let mut pos = 0;
-        while let Some(m) = self.prefilter.find_at(buf, pos) {
-            let start = memchr::memrchr(b'\n', &buf[..m.start()]).map_or(0, |i| i + 1);
-            let end = memchr::memchr(b'\n', &buf[m.end()..]).map_or(buf.len(), |i| m.end() + i);
-            let line = &buf[start..end];
-            for idx in self.set.matches(line).iter() {
-                match self.owners[idx] {
-                    Owner::Entry(e) => f.hit(e, line, source),
-                    Owner::Generic => {
-                        if f.generic.is_none() {
-                            f.generic = Some(clean(line));
-                        }
-                    }
-                }
-            }
-            for c in self.log_path.captures_iter(line) {
-                if let Some(p) = c.get(2) {
-                    let p = String::from_utf8_lossy(p.as_bytes()).into_owned();
-                    if !f.log_paths.contains(&p) {
-                        f.log_paths.push(p);
-                    }
-                }
-            }
-            pos = end + 1;
-            if pos >= buf.len() {
-                break;
-            }
-        }
-    }
-
-    /// Scan a stream in chunks, never holding more than a chunk (a longer
-    /// line grows the buffer).
-    pub fn scan_reader(
-        &self,
-        r: &mut dyn Read,
-        source: &str,
-        f: &mut Findings,
-    ) -> std::io::Result<u64> {
-        const CHUNK: usize = 4 << 20;
-        let mut buf = vec![0u8; CHUNK];
-        let mut filled = 0usize;
-        let mut total = 0u64;
-        loop {
-            if filled == buf.len() {
-                buf.resize(buf.len() * 2, 0);
-            }
-            let n = loop {
-                match r.read(&mut buf[filled..]) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            };
-            total += n as u64;
-            if n == 0 {
-                self.scan(&buf[..filled], source, f);
-                return Ok(total);
-            }
-            let seen = filled;
-            filled += n;
-            if let Some(nl) = memchr::memrchr(b'\n', &buf[seen..filled]) {
-                let nl = seen + nl;
-                self.scan(&buf[..nl], source, f);
-                buf.copy_within(nl + 1..filled, 0);
-                filled -= nl + 1;
-            }
-        }
-    }
-}
-
-impl Scanner {
-    /// Scan a file: mapped when it is a regular file (no copy through
-    /// read()), streamed otherwise (pipes, /dev/stdin, special files).
-    pub fn scan_file(
-        &self,
-        file: &mut std::fs::File,
-        source: &str,
-        f: &mut Findings,
-    ) -> std::io::Result<u64> {
-        let meta = file.metadata()?;
-        if meta.is_file() && meta.len() > 0 {
-            // SAFETY: the map is read-only and dropped before we return; a log
-            // truncated while it is read could fault, which is why only regular
-            // files are mapped and a failed map falls back to reading.
-            if let Ok(map) = unsafe { memmap2::MmapOptions::new().populate().map(&*file) } {
-                let _ = map.advise(memmap2::Advice::Sequential);
-                self.scan(&map, source, f);
-                return Ok(map.len() as u64);
-            }
-        }
-        self.scan_reader(file, source, f)
-    }
-}
-
-impl Default for Scanner {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// A line as it is shown: journald's escaped quotes undone, trimmed, bounded.
-fn clean(line: &[u8]) -> String {
-    let s = String::from_utf8_lossy(line).replace("\\\"", "\"");
-    let s = s.trim();
-    if s.len() > 600 {
-        let mut cut = 600;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        format!("{}...", &s[..cut])
-    } else {
-        s.to_string()
-    }
-}
-
-/// What a scan found.
-#[derive(Default)]
-pub struct Findings {
-    /// entry index -> (first matched line, its source, count)
-    hits: BTreeMap<usize, (String, String, usize, usize)>,
-    order: usize,
-    pub generic: Option<String>,
-    pub log_paths: Vec<String>,
-}
-
-impl Findings {
-    fn hit(&mut self, entry: usize, line: &[u8], source: &str) {
-        self.order += 1;
-        let order = self.order;
-        self.hits
-            .entry(entry)
-            .and_modify(|h| h.2 += 1)
-            .or_insert_with(|| (clean(line), source.to_string(), 1, order));
-    }
-}
+use std::fs::File;
+use std::path::Path;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
@@ -317,39 +54,96 @@ impl Diagnosis {
     }
 }
 
+/// A CRIU log named in the input that was not read, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogRefusal {
+    pub path: String,
+    pub reason: String,
+}
+
 #[derive(Serialize)]
 pub struct Report {
     pub format_version: u32,
     pub diagnoses: Vec<Diagnosis>,
     pub logs_read: Vec<String>,
+    /// Every log named that could not be read (absent, refused, failed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub logs_unreadable: Vec<String>,
+    /// The ones among them that exist, with the reason (not a regular
+    /// file, no permission, a read error).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub logs_refused: Vec<LogRefusal>,
+    /// Log paths named beyond the first [`scan::MAX_LOGS`] distinct ones,
+    /// which were not followed (mentions, not deduplicated).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub logs_not_followed: u64,
+    /// Lines longer than [`scan::BUFFER`] bytes, matched in pieces.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub long_lines: u64,
 }
 
-/// Turn findings into diagnoses: specific ones first; the generic message
-/// leads with tcp-established-missing only when nothing specific was found,
-/// checked against this host's runc.conf.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+const GENERIC_SHOWN: &str = "criu failed: type NOTIFY errno 0";
+
+/// Turn findings into diagnoses. Ranked by confidence, then by where the
+/// first line was. A diagnosis seen only on weak lines is possible; a
+/// secondary one (iptables-restore noise while CRIU unlocks the network) is
+/// possible and says so when another specific diagnosis is there. The
+/// generic message leads with tcp-established-missing only when nothing
+/// specific was found, checked against this host's runc.conf.
 pub fn diagnose(
     host: &Host,
     f: Findings,
     logs_read: Vec<String>,
     unreadable: Vec<String>,
 ) -> Report {
-    let mut hits: Vec<_> = f.hits.into_iter().collect();
-    hits.sort_by_key(|(_, h)| h.3);
-    let mut out: Vec<Diagnosis> = hits
-        .into_iter()
-        .map(|(i, (line, src, count, _))| Diagnosis::from_entry(&CATALOGUE[i], line, src, count))
+    let mut found: Vec<(usize, Diagnosis)> = f
+        .hits
+        .iter()
+        .map(|(i, h)| {
+            let e = &CATALOGUE[*i];
+            let seen = h.strong.as_ref().or(h.weak.as_ref()).expect("a hit has a line");
+            let mut d = Diagnosis::from_entry(e, seen.line.clone(), seen.source.clone(), h.count);
+            if h.strong.is_none() {
+                d.confidence = Confidence::Possible;
+                d.notes.push(
+                    "this line also appears as a side effect of other failures: look for another error near it".into(),
+                );
+            }
+            (seen.order, d)
+        })
         .collect();
+    found.sort_by_key(|(order, _)| *order);
+    let mut out: Vec<Diagnosis> = found.into_iter().map(|(_, d)| d).collect();
+    let is_secondary = |id: &str| CATALOGUE.iter().any(|e| e.id == id && e.secondary);
+    let cause = out
+        .iter()
+        .find(|d| !is_secondary(d.id) && d.confidence >= Confidence::Likely)
+        .map(|d| d.id);
+    if let Some(cause) = cause {
+        for d in out.iter_mut().filter(|d| is_secondary(d.id)) {
+            d.confidence = Confidence::Possible;
+            d.notes.push(format!(
+                "CRIU runs iptables-restore again to unlock the network after any failed dump or restore, and prints such lines then: here they follow from {cause}"
+            ));
+        }
+    }
     if let Some(generic) = f.generic {
         let specific = out.iter().any(|d| d.confidence >= Confidence::Likely);
         if specific {
-            if let Some(d) = out.first_mut() {
-                d.notes.push(format!(
-                    "docker's `{}` is generic; the cause came from {}",
-                    GENERIC_SHOWN, d.source
-                ));
-            }
+            // The one that leads after the (stable) sort below.
+            let top = out.iter().map(|d| d.confidence).max().expect("specific");
+            let lead = out
+                .iter_mut()
+                .find(|d| d.confidence == top)
+                .expect("specific");
+            lead.notes.push(format!(
+                "docker's `{}` is generic; the cause came from {}",
+                GENERIC_SHOWN, lead.source
+            ));
         } else {
             let e = CATALOGUE
                 .iter()
@@ -359,14 +153,8 @@ pub fn diagnose(
             d.notes.push(format!(
                 "this message is generic: every CRIU failure reads `{GENERIC_SHOWN}`; the seed documents it as a missing tcp-established, but the cause is in the CRIU log it names after `path=`"
             ));
-            match host
-                .fs
-                .read_text("/etc/criu/runc.conf")
-                .ok()
-                .flatten()
-                .ok_or(())
-            {
-                Ok(text) => match crate::runc_conf::effective(&text, "tcp-established") {
+            match host.fs.read_text("/etc/criu/runc.conf").ok().flatten() {
+                Some(text) => match crate::runc_conf::effective(&text, "tcp-established") {
                     Ok(Some(_)) => {
                         d.confidence = Confidence::Possible;
                         d.notes.push("this host's /etc/criu/runc.conf has tcp-established, so it is probably something else: read the CRIU log".into());
@@ -380,7 +168,7 @@ pub fn diagnose(
                         d.notes.push(format!("this host's /etc/criu/runc.conf does not parse ({e}): CRIU rejects it, see runc-conf-invalid"));
                     }
                 },
-                Err(_) => {
+                None => {
                     d.confidence = Confidence::Likely;
                     d.notes.push("this host has no /etc/criu/runc.conf, so tcp-established is not set: that fits".into());
                 }
@@ -399,10 +187,87 @@ pub fn diagnose(
         diagnoses: out,
         logs_read,
         logs_unreadable: unreadable,
+        logs_refused: Vec::new(),
+        logs_not_followed: f.logs_not_followed,
+        long_lines: f.long_lines,
     }
 }
 
-const GENERIC_SHOWN: &str = "criu failed: type NOTIFY errno 0";
+/// The (device, inode) of an open file.
+fn identity(st: &nix::sys::stat::FileStat) -> (u64, u64) {
+    (st.st_dev, st.st_ino)
+}
+
+fn kind(st: &nix::sys::stat::FileStat) -> nix::sys::stat::SFlag {
+    use nix::sys::stat::SFlag;
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
+}
+
+/// Open `--file PATH` on this machine: a regular file, or the pipe that is
+/// stdin (`/dev/stdin`, `-`). Opened non-blocking, so a FIFO without a
+/// writer is refused at once instead of waited on; anything else (a FIFO, a
+/// device, a directory, a socket) is refused with what it is.
+pub fn open_input(path: &Path) -> Result<File, String> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    use nix::sys::stat::{Mode, SFlag, fstat};
+    let shown = escape(&path.display().to_string());
+    if path == Path::new("-") {
+        return stdin_file();
+    }
+    let fd = match nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENXIO) => {
+            return Err(format!(
+                "{shown} is a socket: explain reads regular files (pipe other input in on stdin)"
+            ));
+        }
+        Err(e) => return Err(format!("cannot open {shown}: {}", e.desc())),
+    };
+    let st = fstat(&fd).map_err(|e| format!("cannot stat {shown}: {}", e.desc()))?;
+    let stdin_pipe = kind(&st) == SFlag::S_IFIFO
+        && fstat(std::io::stdin()).is_ok_and(|s| identity(&s) == identity(&st));
+    if kind(&st) != SFlag::S_IFREG && !stdin_pipe {
+        return Err(format!(
+            "{shown} is {}: explain reads regular files; pipe anything else in on stdin (... | dockpoint explain)",
+            crate::rootfs::describe_mode(st.st_mode)
+        ));
+    }
+    let flags = fcntl(&fd, FcntlArg::F_GETFL).map_err(|e| e.desc().to_string())?;
+    let flags = OFlag::from_bits_truncate(flags) & !OFlag::O_NONBLOCK;
+    fcntl(&fd, FcntlArg::F_SETFL(flags)).map_err(|e| e.desc().to_string())?;
+    Ok(File::from(fd))
+}
+
+/// stdin, when it is something explain can read to its end: a regular
+/// file, a pipe, a socket, a terminal, or /dev/null. Another device
+/// (`< /dev/zero`) would never end: refused.
+fn stdin_file() -> Result<File, String> {
+    use nix::sys::stat::{SFlag, fstat};
+    use std::io::IsTerminal;
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    let st = fstat(&stdin).map_err(|e| format!("cannot stat stdin: {}", e.desc()))?;
+    let null = nix::sys::stat::major(st.st_rdev) == 1 && nix::sys::stat::minor(st.st_rdev) == 3;
+    match kind(&st) {
+        SFlag::S_IFCHR if !stdin.is_terminal() && !null => {
+            return Err(format!(
+                "stdin is {}: explain reads text to its end (a file, a pipe)",
+                crate::rootfs::describe_mode(st.st_mode)
+            ));
+        }
+        SFlag::S_IFDIR => return Err("stdin is a directory".into()),
+        _ => {}
+    }
+    let fd = stdin
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| format!("stdin: {e}"))?;
+    Ok(File::from(fd))
+}
 
 /// `dockpoint explain`. Returns the exit code.
 pub fn run(args: &ExplainArgs) -> crate::exit::Exit {
@@ -418,13 +283,13 @@ fn run_code(args: &ExplainArgs) -> i32 {
     ) {
         Ok(h) => h,
         Err(e) => {
-            crate::ui::error(&format!("--root: {e:#}"));
+            crate::ui::error(&escape(&format!("--root: {e:#}")));
             return crate::host::root_error_exit(&e).code();
         }
     };
     if args.print_patterns {
-        for p in Scanner::patterns() {
-            println!("{p}");
+        for p in scan::patterns() {
+            crate::ui::println(p);
         }
         return 0;
     }
@@ -440,28 +305,36 @@ fn run_code(args: &ExplainArgs) -> i32 {
     if !text.is_empty() {
         any_input = true;
         let joined = text.join("\n");
-        scanner.scan(joined.as_bytes(), "input", &mut f);
+        // Bounded like any stream: a huge argument is read in pieces too.
+        let _ = scanner.scan_reader(&mut joined.as_bytes(), "input", &mut f);
     }
     for path in &args.file {
         any_input = true;
-        match std::fs::File::open(path) {
-            Ok(mut file) => {
-                if let Err(e) = scanner.scan_file(&mut file, &path.display().to_string(), &mut f) {
-                    crate::ui::error(&format!("cannot read {}: {e}", path.display()));
-                    return 2;
-                }
-            }
+        let source = path.display().to_string();
+        let mut file = match open_input(path) {
+            Ok(file) => file,
             Err(e) => {
-                crate::ui::error(&format!("cannot open {}: {e}", path.display()));
+                crate::ui::error(&e);
                 return 2;
             }
+        };
+        if let Err(e) = scanner.scan_reader(&mut file, &source, &mut f) {
+            crate::ui::error(&format!("cannot read {}: {e}", escape(&source)));
+            return 2;
         }
     }
     let want_stdin =
         args.text.iter().any(|t| t == "-") || (!any_input && !std::io::stdin().is_terminal());
     if want_stdin {
         any_input = true;
-        if let Err(e) = scanner.scan_reader(&mut std::io::stdin().lock(), "input", &mut f) {
+        let mut stdin = match stdin_file() {
+            Ok(s) => s,
+            Err(e) => {
+                crate::ui::error(&e);
+                return 2;
+            }
+        };
+        if let Err(e) = scanner.scan_reader(&mut stdin, "input", &mut f) {
             crate::ui::error(&format!("cannot read stdin: {e}"));
             return 2;
         }
@@ -472,44 +345,109 @@ fn run_code(args: &ExplainArgs) -> i32 {
         );
         return 2;
     }
-    // Follow the CRIU logs the text names.
+    // Follow the CRIU logs the text names, inside the host root only.
     let mut read = Vec::new();
     let mut unreadable = Vec::new();
-    let paths = f.log_paths.clone();
-    for p in paths {
-        match host.fs.open_file(&p).ok().flatten().ok_or(()) {
-            Ok(mut file) => {
-                if scanner.scan_file(&mut file, &p, &mut f).is_ok() {
-                    read.push(p);
+    let mut refused = Vec::new();
+    for p in f.take_log_paths() {
+        match host.fs.open_file(&p) {
+            Ok(Some(mut file)) => match scanner.scan_reader(&mut file, &p, &mut f) {
+                Ok(_) => read.push(p),
+                Err(e) => {
+                    refused.push(LogRefusal {
+                        path: p.clone(),
+                        reason: format!("cannot read it: {e}"),
+                    });
+                    unreadable.push(p);
                 }
+            },
+            Ok(None) => unreadable.push(p),
+            Err(e) => {
+                refused.push(LogRefusal {
+                    path: p.clone(),
+                    reason: format!("{e:#}"),
+                });
+                unreadable.push(p);
             }
-            Err(_) => unreadable.push(p),
         }
     }
-    let report = diagnose(&host, f, read, unreadable);
+    let mut report = diagnose(&host, f, read, unreadable);
+    report.logs_refused = refused;
     print(&report, args.format);
     if report.diagnoses.is_empty() { 1 } else { 0 }
+}
+
+/// Text from the input as it may be shown on a terminal: control characters
+/// (C0, DEL, C1), line and paragraph separators and bidirectional controls
+/// escaped, so a pasted text cannot move the cursor, retitle the window or
+/// fake a line of output.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            '\u{80}'..='\u{9f}'
+            | '\u{061c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn print(r: &Report, format: Format) {
     use console::style;
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(r).expect("serialises"));
+        crate::ui::println(&serde_json::to_string_pretty(r).expect("serialises"));
         return;
     }
     for p in &r.logs_read {
-        println!("read the CRIU log {p}");
+        crate::ui::println(&format!("read the CRIU log {}", escape(p)));
+    }
+    for x in &r.logs_refused {
+        crate::ui::println(&format!(
+            "refused the CRIU log {}: {}",
+            escape(&x.path),
+            escape(&x.reason)
+        ));
+    }
+    if r.logs_not_followed > 0 {
+        crate::ui::println(&format!(
+            "{} more CRIU log paths named were not followed: explain follows the first {} distinct ones (pass another with --file)",
+            r.logs_not_followed,
+            scan::MAX_LOGS
+        ));
+    }
+    if r.long_lines > 0 {
+        crate::ui::println(&format!(
+            "{} longer than {} MiB matched in overlapping pieces",
+            if r.long_lines == 1 {
+                "1 line".to_string()
+            } else {
+                format!("{} lines", r.long_lines)
+            },
+            scan::BUFFER >> 20
+        ));
     }
     if r.diagnoses.is_empty() {
-        println!("{} nothing recognised.", style("?").yellow());
-        println!(
-            "    Send the CRIU log: the file after `path=` in docker's error (.../criu-dump.log or restore.log),"
+        crate::ui::println(&format!("{} nothing recognised.", style("?").yellow()));
+        crate::ui::println(
+            "    Send the CRIU log: the file after `path=` in docker's error (.../criu-dump.log or restore.log),",
         );
-        println!(
-            "    or run: dockpoint explain --file /run/containerd/io.containerd.runtime.v2.task/moby/<id>/criu-dump.log"
+        crate::ui::println(
+            "    or run: dockpoint explain --file /run/containerd/io.containerd.runtime.v2.task/moby/<id>/criu-dump.log",
         );
         for p in &r.logs_unreadable {
-            println!("    (named but not readable here: {p})");
+            crate::ui::println(&format!("    (named but not readable here: {})", escape(p)));
         }
         return;
     }
@@ -518,30 +456,30 @@ fn print(r: &Report, format: Format) {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        println!(
+        crate::ui::println(&format!(
             "{} {}: {} [{conf}]",
             style("✗").red(),
             style(d.id).bold(),
             d.title
-        );
+        ));
         let times = if d.count > 1 {
             format!(" ({} times)", d.count)
         } else {
             String::new()
         };
-        println!("    matched{times}: {}", d.matched);
+        crate::ui::println(&format!("    matched{times}: {}", escape(&d.matched)));
         if d.source != "input" {
-            println!("    in: {}", d.source);
+            crate::ui::println(&format!("    in: {}", escape(&d.source)));
         }
-        println!("    cause: {}", d.cause);
+        crate::ui::println(&format!("    cause: {}", d.cause));
         for fix in &d.fix {
-            println!("    fix: {fix}");
+            crate::ui::println(&format!("    fix: {fix}"));
         }
         for n in &d.notes {
-            println!("    note: {n}");
+            crate::ui::println(&format!("    note: {}", escape(n)));
         }
         for l in &d.links {
-            println!("    see: {l}");
+            crate::ui::println(&format!("    see: {l}"));
         }
     }
 }
@@ -551,30 +489,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn required_literals() {
+    fn escaping_leaves_text_and_escapes_controls() {
         assert_eq!(
-            required_literal(r"criu failed: type (NOTIFY|DUMP|RESTORE) errno 0").as_deref(),
-            Some("criu failed: type ")
+            escape("criu failed: type NOTIFY"),
+            "criu failed: type NOTIFY"
         );
+        assert_eq!(escape("ünïcode ✗"), "ünïcode ✗");
+        assert_eq!(escape("\x1b[2J\r\x07"), "\\x1b[2J\\r\\x07");
         assert_eq!(
-            required_literal(r"Can't get [0-9]+:(16|34) opt").as_deref(),
-            Some("Can't get ")
+            escape("a\u{9b}b\u{2028}c\u{202e}"),
+            "a\\u{9b}b\\u{2028}c\\u{202e}"
         );
-        assert_eq!(
-            required_literal(r"execvp\(.?.?iptables-restore").as_deref(),
-            Some("iptables-restore")
-        );
-        assert_eq!(
-            required_literal(r"docker (container )?start --checkpoint").as_deref(),
-            Some("start --checkpoint")
-        );
-        assert_eq!(required_literal(r"fd=-?[0-9]").as_deref(), None);
-        for p in Scanner::patterns() {
-            let lit = required_literal(p).unwrap_or_else(|| panic!("{p} has no required literal"));
-            assert!(
-                lit.len() >= 6,
-                "{p}: `{lit}` is too short to prefilter well"
-            );
-        }
+        assert_eq!(escape("\x7f\t"), "\\x7f\\t");
     }
 }
