@@ -458,7 +458,10 @@ fn criu_check_fix(c: &Ctx, line: &str) -> String {
         .diagnoses
         .is_empty();
     if known {
-        format!("dockpoint explain '{}'", line.replace('\'', ""))
+        match shlex::try_quote(line) {
+            Ok(q) => format!("dockpoint explain {q}"),
+            Err(_) => format!("dockpoint explain '{}'", line.replace('\'', "")),
+        }
     } else {
         "run `criu check --all -v4` as root for the full log; a failing check usually means the kernel lacks a feature CRIU needs (see https://criu.org/Checking_the_kernel)".into()
     }
