@@ -35,7 +35,7 @@ while read -r exe; do
     total=$((total + 1))
     echo "as-nobody: $(basename "$exe")"
     if ! setpriv --reuid=65534 --regid=65534 --clear-groups \
-        env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$work" TMPDIR="$work" \
+        env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$work" TMPDIR=/tmp \
         "$exe" --test-threads=2 </dev/null; then
         failed=$((failed + 1))
     fi
