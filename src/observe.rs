@@ -41,6 +41,12 @@ impl Kernel {
     }
 }
 
+/// The lowest CRIU that does the whole job on `kernel` (4.2 when it is
+/// unknown, as under --root: images boot on current kernels).
+pub fn min_criu(kernel: Option<&Kernel>) -> Version {
+    kernel.map_or(Version(4, 2, 0), Kernel::min_criu)
+}
+
 /// The installed CRIU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Criu {
@@ -140,9 +146,7 @@ impl Observer {
     /// The lowest CRIU that does the whole job here (4.2 when the kernel is
     /// unknown, as under --root: images boot on current kernels).
     pub fn min_criu(&self) -> Version {
-        self.kernel
-            .as_ref()
-            .map_or(Version(4, 2, 0), Kernel::min_criu)
+        min_criu(self.kernel.as_ref())
     }
 
     /// The CRIU binary and (live) its version.

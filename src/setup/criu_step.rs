@@ -207,8 +207,7 @@ fn plan_testing(f: &Facts, mut s: PlannedStep) -> PlannedStep {
 }
 
 /// Install, then check that what is installed can do the job here.
-pub fn apply(host: &Host, f: &Facts, flags: &Flags, s: &mut PlannedStep, how: Install) {
-    let _ = flags;
+pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, how: Install) {
     let progress = Progress::start(&host.term, "criu-install");
     let result = (|| -> Result<String> {
         let mut log = apt::Log::create(host, "apt-criu")?;

@@ -39,9 +39,7 @@ pub struct Facts {
 impl Facts {
     /// The lowest CRIU that does the whole job here.
     pub fn min_criu(&self) -> Version {
-        self.kernel
-            .as_ref()
-            .map_or(Version(4, 2, 0), Kernel::min_criu)
+        crate::observe::min_criu(self.kernel.as_ref())
     }
 
     /// What CRIU `v` can do on this kernel (unknown kernel: no objection).

@@ -47,11 +47,16 @@ pub fn plan(facts: &Facts, flags: &Flags) -> Vec<PlannedStep> {
 /// Apply the plan in order; a failing step does not stop the others, and a
 /// later step sees what the earlier ones did. Ctrl-C stops before the next
 /// step (a started step finishes, so docker is never left stopped).
-pub fn apply(host: &Host, steps: &mut [PlannedStep], facts: &Facts, flags: &Flags) {
-    // What a killed run left beside the files: removed, or recovered as the
-    // backup it was meant to be (also when there is nothing to write now).
-    for p in steps.iter().filter_map(|s| s.path.as_deref()) {
-        fsio::clean_leftovers(host, p);
+pub fn apply(host: &Host, steps: &mut [PlannedStep], facts: &Facts) {
+    // What a killed run left beside the files it has nothing to write now:
+    // removed, or recovered as the backup it was meant to be (a write does
+    // this itself).
+    for s in steps.iter() {
+        if let (Some(p), None | Some(Action::Install(_) | Action::Restart(_))) =
+            (s.path.as_deref(), &s.action)
+        {
+            fsio::clean_leftovers(host, p);
+        }
     }
     for i in 0..steps.len() {
         let (done, rest) = steps.split_at_mut(i);
@@ -67,7 +72,7 @@ pub fn apply(host: &Host, steps: &mut [PlannedStep], facts: &Facts, flags: &Flag
         }
         match action {
             Action::Write(w) => apply_write(host, s, w),
-            Action::Install(how) => criu_step::apply(host, facts, flags, s, how),
+            Action::Install(how) => criu_step::apply(host, facts, s, how),
             Action::Restart(r) => restart_step::apply(host, facts, s, r, done),
         }
     }
@@ -225,7 +230,7 @@ pub fn run(args: &SetupArgs) -> Exit {
             finish(json, args.dry_run, &facts, &planned, None);
             return ui::finish(Exit::Failed);
         }
-        apply(&obs.host, &mut planned, &facts, &flags);
+        apply(&obs.host, &mut planned, &facts);
     }
     // setup ends with the doctor (not in a dry run: nothing was changed).
     let doctor = (!args.dry_run).then(|| {

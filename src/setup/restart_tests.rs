@@ -741,7 +741,7 @@ fn setup_apply_rolls_back_the_daemon_json_it_wrote() {
         ],
         "{steps:#?}"
     );
-    super::apply(&scene.host, &mut steps, &scene.facts, &flags);
+    super::apply(&scene.host, &mut steps, &scene.facts);
     let restart = &steps[3];
     assert_eq!(restart.status, Status::Failed, "{}", restart.message);
     assert!(restart.message.contains("experimental is still off"));
