@@ -137,9 +137,9 @@ pub struct SetupArgs {
     /// A further CRIU option for runc.conf, e.g. skip-in-flight or "ghost-limit 100M" (repeatable)
     #[arg(long, value_name = "NAME[ VALUE]")]
     pub criu_option: Vec<String>,
-    /// Where CRIU comes from: the distro's apt sources, or Debian testing through an apt pin admitting only CRIU and its libraries
-    #[arg(long, value_enum, default_value_t = CriuSourceArg::Distro)]
-    pub criu_source: CriuSourceArg,
+    /// Where CRIU comes from: the distro's apt sources (the default; given explicitly, the distro's CRIU is installed even when it cannot do the whole job on this kernel), or Debian testing through an apt pin admitting only CRIU and its libraries
+    #[arg(long, value_enum)]
+    pub criu_source: Option<CriuSourceArg>,
     /// Repair a config file dockpoint would otherwise refuse to edit (CRLF endings, a bad line, a wrong type)
     #[arg(long)]
     pub repair: bool,

@@ -70,7 +70,7 @@ pub fn plan(f: &Facts, flags: &Flags) -> PlannedStep {
         if flags.criu_source == CriuSource::Distro {
             // Maybe the distro has a newer one.
             if let Some(c) = candidate_upgrade(f, flags, v) {
-                return plan_apt(f, s, Some(c), false);
+                return plan_apt(f, flags, s, Some(c), false);
             }
             s.method = Some("instructions");
             s.instructions = Some(instructions(f, None));
@@ -92,7 +92,7 @@ pub fn plan(f: &Facts, flags: &Flags) -> PlannedStep {
         && (apt.policy.candidate.is_some() || !apt.lists)
     {
         // An image build: apt inside the root, through chroot.
-        let mut s = plan_apt(f, s, apt.policy.candidate.clone(), !apt.lists);
+        let mut s = plan_apt(f, flags, s, apt.policy.candidate.clone(), !apt.lists);
         s.message = format!(
             "{} inside {} (chroot; /proc, /sys, /dev mounted for it in a private mount namespace)",
             s.message,
@@ -124,7 +124,7 @@ pub fn plan(f: &Facts, flags: &Flags) -> PlannedStep {
         let m = format!("apt has no criu package for {}.", f.distro.describe());
         return manual(s, f, m);
     }
-    plan_apt(f, s, apt.policy.candidate.clone(), !apt.lists)
+    plan_apt(f, flags, s, apt.policy.candidate.clone(), !apt.lists)
 }
 
 /// A distro candidate newer than the installed CRIU that does the job.
@@ -139,13 +139,17 @@ fn candidate_upgrade(f: &Facts, flags: &Flags, installed: Version) -> Option<Str
 
 fn plan_apt(
     f: &Facts,
+    flags: &Flags,
     mut s: PlannedStep,
     candidate: Option<String>,
     update_first: bool,
 ) -> PlannedStep {
     s.status = Status::Changed;
     s.method = Some("apt");
-    s.action = Some(Action::Install(Install::Apt { update_first }));
+    s.action = Some(Action::Install(Install::Apt {
+        update_first,
+        anyway: flags.install_anyway,
+    }));
     let c = candidate
         .clone()
         .unwrap_or_else(|| "(after apt-get update)".into());
@@ -154,8 +158,17 @@ fn plan_apt(
         s.version = Some(v.to_string());
         if let Some(reason) = f.verdict(v).reason() {
             s.offer_testing = f.distro.id == "debian" && f.live;
+            if !flags.install_anyway {
+                // Never install what cannot do the job here.
+                s.action = None;
+                s.offer_anyway = true;
+                return s.failed(format!(
+                    "the distro's CRIU {c} cannot do the job here, so it was not installed: {reason}.\n    Ways to a new enough CRIU:\n{}\n    (to install the distro's {c} anyway, re-run with --criu-source distro)",
+                    indent(&instructions(f, candidate.as_deref()), 6)
+                ));
+            }
             s.message.push_str(&format!(
-                "\n    warning: {reason}.\n    Ways to a new enough CRIU:\n{}",
+                "\n    warning (installing it anyway: --criu-source distro): {reason}.\n    Ways to a new enough CRIU:\n{}",
                 indent(&instructions(f, candidate.as_deref()), 6)
             ));
         }
@@ -232,7 +245,11 @@ pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, how: Install) {
         };
         if matches!(
             how,
-            Install::Testing { .. } | Install::Apt { update_first: true }
+            Install::Testing { .. }
+                | Install::Apt {
+                    update_first: true,
+                    ..
+                }
         ) {
             let up = apt::run_logged(
                 host,
@@ -259,6 +276,21 @@ pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, how: Install) {
             ],
             Install::Apt { .. } => &["-y", "-oDPkg::Lock::Timeout=60", "install", "criu"],
         };
+        // A candidate learnt only now (after the update) passes the same
+        // version policy as one known at plan time.
+        if let Install::Apt {
+            update_first: true,
+            anyway: false,
+        } = how
+            && let Some(c) = apt::policy(host, "criu", &[])?.candidate
+            && let Some(reason) =
+                Version::parse(&c).and_then(|v| f.verdict(v).reason().map(str::to_owned))
+        {
+            return Err(undo(&format!(
+                "the distro's CRIU {c} cannot do the job here, so it was not installed: {reason}.\nWays to a new enough CRIU:\n{}\n(to install the distro's {c} anyway, re-run with --criu-source distro)",
+                instructions(f, Some(&c))
+            )));
+        }
         let out = apt::run_logged(host, install, Duration::from_secs(900), &mut log, &progress)?;
         if !out.success() {
             return Err(undo(&format!(
@@ -451,19 +483,55 @@ mod tests {
     }
 
     #[test]
-    fn missing_on_debian_plans_apt_and_warns_before_installing() {
+    fn a_candidate_that_cannot_do_the_job_is_not_installed() {
         let mut f = facts(DEBIAN);
         f.apt = apt(Some("4.1.1-1"), true);
         let s = plan(&f, &Flags::default());
+        assert_eq!(s.status, Status::Failed, "{}", s.message);
+        assert!(s.action.is_none(), "nothing is installed: {:?}", s.action);
+        assert_eq!(s.version.as_deref(), Some("4.1.1"));
+        assert!(s.message.contains("Can't get 1:16 opt"), "{}", s.message);
+        assert!(s.message.contains("not installed"), "{}", s.message);
+        assert!(s.message.contains("--criu-source distro"), "{}", s.message);
+        assert!(s.offer_anyway && s.offer_testing);
+    }
+
+    #[test]
+    fn an_explicit_distro_source_installs_it_anyway_with_the_warning() {
+        let mut f = facts(DEBIAN);
+        f.apt = apt(Some("4.1.1-1"), true);
+        let flags = Flags {
+            install_anyway: true,
+            ..Flags::default()
+        };
+        let s = plan(&f, &flags);
         assert_eq!(s.status, Status::Changed);
         assert_eq!(s.method, Some("apt"));
         assert!(matches!(
             s.action,
             Some(Action::Install(Install::Apt {
-                update_first: false
+                update_first: false,
+                anyway: true
             }))
         ));
         assert!(s.message.contains("Can't get 1:16 opt"), "{}", s.message);
+        assert!(s.message.contains("anyway"), "{}", s.message);
+    }
+
+    #[test]
+    fn a_good_candidate_is_planned_without_a_warning() {
+        let mut f = facts(DEBIAN);
+        f.apt = apt(Some("4.2.1-1"), true);
+        let s = plan(&f, &Flags::default());
+        assert_eq!(s.status, Status::Changed, "{}", s.message);
+        assert!(!s.message.contains("warning"), "{}", s.message);
+        assert!(matches!(
+            s.action,
+            Some(Action::Install(Install::Apt {
+                update_first: false,
+                anyway: false
+            }))
+        ));
     }
 
     #[test]
@@ -473,7 +541,10 @@ mod tests {
         let s = plan(&f, &Flags::default());
         assert!(matches!(
             s.action,
-            Some(Action::Install(Install::Apt { update_first: true }))
+            Some(Action::Install(Install::Apt {
+                update_first: true,
+                ..
+            }))
         ));
     }
 

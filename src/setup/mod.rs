@@ -143,9 +143,10 @@ fn flags_from(args: &SetupArgs) -> Result<Flags, String> {
         no_install: args.no_install,
         no_restart: args.no_restart,
         criu_source: match args.criu_source {
-            CriuSourceArg::Distro => CriuSource::Distro,
-            CriuSourceArg::DebianTesting => CriuSource::DebianTesting,
+            None | Some(CriuSourceArg::Distro) => CriuSource::Distro,
+            Some(CriuSourceArg::DebianTesting) => CriuSource::DebianTesting,
         },
+        install_anyway: args.criu_source == Some(CriuSourceArg::Distro),
     })
 }
 
@@ -213,6 +214,9 @@ pub fn run(args: &SetupArgs) -> Exit {
     }
     if interactive && view::ask_testing(&planned, &mut flags) {
         facts.testing = facts::simulate_testing(&obs, &facts);
+        planned = plan(&facts, &flags);
+    }
+    if interactive && view::ask_anyway(&planned, &mut flags) {
         planned = plan(&facts, &flags);
     }
     view::print_plan(json, &planned, args.dry_run);

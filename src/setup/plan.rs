@@ -70,8 +70,11 @@ pub struct PendingWrite {
 /// How CRIU is installed.
 #[derive(Debug, Clone)]
 pub enum Install {
-    /// `apt-get install criu` from the host's own sources.
-    Apt { update_first: bool },
+    /// `apt-get install criu` from the host's own sources. With
+    /// `update_first` the candidate is known only after the update: it is
+    /// checked against the version policy then, and not installed when it
+    /// cannot do the job (unless `anyway`).
+    Apt { update_first: bool, anyway: bool },
     /// Through the Debian testing pin (already simulated).
     Testing { mirror: String },
 }
@@ -130,6 +133,10 @@ pub struct PlannedStep {
     /// Offer CRIU from Debian testing interactively.
     #[serde(skip)]
     pub offer_testing: bool,
+    /// The distro's CRIU was refused by the version policy: offer to
+    /// install it anyway, interactively.
+    #[serde(skip)]
+    pub offer_anyway: bool,
     #[serde(skip)]
     pub written: Option<Written>,
     #[serde(skip)]
@@ -152,6 +159,7 @@ impl PlannedStep {
             warnings: Vec::new(),
             repair: None,
             offer_testing: false,
+            offer_anyway: false,
             written: None,
             action: None,
         }
@@ -180,6 +188,10 @@ pub struct Flags {
     pub no_install: bool,
     pub no_restart: bool,
     pub criu_source: CriuSource,
+    /// Install the distro's CRIU even when the version policy says it
+    /// cannot do the whole job here (an explicit `--criu-source distro`, or
+    /// "install anyway" answered at the prompt).
+    pub install_anyway: bool,
 }
 
 impl Flags {

@@ -237,6 +237,28 @@ pub fn ask_testing(steps: &[PlannedStep], flags: &mut Flags) -> bool {
     yes
 }
 
+/// Offer the distro's CRIU that the version policy refused (default no).
+pub fn ask_anyway(steps: &[PlannedStep], flags: &mut Flags) -> bool {
+    let Some(s) = steps
+        .iter()
+        .find(|s| s.id == StepId::CriuInstall && s.offer_anyway)
+    else {
+        return false;
+    };
+    if flags.install_anyway {
+        return false;
+    }
+    let v = s.version.clone().unwrap_or_default();
+    let yes = ui::ask_yes_no(
+        &format!(
+            "Install the distro's CRIU {v} anyway? It cannot do the whole job on this kernel (see the plan)"
+        ),
+        false,
+    );
+    flags.install_anyway = yes;
+    yes
+}
+
 /// One line about the docker daemon that was found.
 pub fn describe_docker(d: &crate::docker::Daemon) -> String {
     let init = match d.init {

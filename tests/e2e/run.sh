@@ -95,19 +95,34 @@ case_d13_systemd_distro_criu() {
     hx docker checkpoint create pre cp0 > "$CAPTURE/d13-experimental-off.txt" 2>&1 || true
     expect_in "$(cat "$CAPTURE/d13-experimental-off.txt")" "experimental"
     local j=$E2E_WORK/$CASE.json rc
+    # The distro's CRIU cannot checkpoint TCP on this kernel: --yes alone does
+    # not install it (in a dry run too), and says the ways.
+    rc=$(hx_rc dockpoint setup --dry-run)
+    expect_eq "$rc" 1 "dry-run exit code (the plan refuses this CRIU)"
     rc=$(dockpoint_json "$j")
     expect_eq "$rc" 1 "exit code (this CRIU cannot checkpoint TCP here)"
     expect_eq "$(step "$j" criu-install status)" failed "criu-install"
-    expect_eq "$(step "$j" criu-install method)" apt "criu-install method"
-    expect_eq "$(step "$j" criu-install version)" 4.1.1 "installed CRIU"
+    expect_eq "$(step "$j" criu-install version)" 4.1.1 "the distro's CRIU"
+    expect_in "$(step "$j" criu-install message)" "not installed"
     expect_in "$(step "$j" criu-install message)" "Can't get 1:16 opt"
     expect_in "$(step "$j" criu-install message)" "--criu-source debian-testing"
-    expect_in "$(step "$j" criu-install log)" /var/log/dockpoint/
+    hx test ! -e /usr/sbin/criu || fail "CRIU was installed though it cannot do the job"
+    # The other steps of that run went ahead.
     expect_eq "$(step "$j" runc-conf status)" changed
     expect_eq "$(step "$j" daemon-json status)" changed
     expect_eq "$(step "$j" docker-restart status)" changed
     expect_in "$(step "$j" docker-restart message)" "systemctl restart docker"
     expect_eq "$(api_experimental)" true "experimental after"
+    # An explicit --criu-source distro installs it anyway, with the warning.
+    local j2=$E2E_WORK/$CASE-anyway.json
+    rc=$(dockpoint_json "$j2" --criu-source distro)
+    expect_eq "$rc" 1 "exit code (installed anyway, still cannot checkpoint TCP)"
+    expect_eq "$(step "$j2" criu-install status)" failed "criu-install"
+    expect_eq "$(step "$j2" criu-install method)" apt "criu-install method"
+    expect_eq "$(step "$j2" criu-install version)" 4.1.1 "installed CRIU"
+    expect_in "$(step "$j2" criu-install message)" "Can't get 1:16 opt"
+    expect_in "$(step "$j2" criu-install log)" /var/log/dockpoint/
+    hx test -x /usr/sbin/criu || fail "--criu-source distro did not install CRIU"
     expect_eq "$(hx cat /etc/criu/runc.conf)" tcp-established
     # The doctor reports this CRIU's TCP-socket problem.
     local d=$E2E_WORK/$CASE-doctor.json
@@ -236,9 +251,15 @@ case_d12_sysv() {
     expect_eq "$(step "$j" criu-install status)" failed
     expect_eq "$(step "$j" criu-install version)" 3.17.1
     expect_in "$(step "$j" criu-install message)" "vDSO"
+    expect_in "$(step "$j" criu-install message)" "not installed"
+    hx test ! -e /usr/sbin/criu || fail "CRIU 3.17.1 was installed though it cannot run here"
     expect_eq "$(step "$j" docker-restart status)" changed
     expect_in "$(step "$j" docker-restart message)" "service docker restart"
     expect_eq "$(api_experimental)" true
+    # Installed anyway, on request: the doctor and criu check say why it cannot run.
+    rc=$(dockpoint_json "$E2E_WORK/$CASE-anyway.json" --criu-source distro)
+    expect_eq "$rc" 1 "exit code with --criu-source distro"
+    expect_eq "$(step "$E2E_WORK/$CASE-anyway.json" criu-install version)" 3.17.1
     hx criu check > "$CAPTURE/d12-criu3171-check.txt" 2>&1 || true
     expect_in "$(cat "$CAPTURE/d12-criu3171-check.txt")" "vDSO"
     local d=$E2E_WORK/$CASE-doctor.json
