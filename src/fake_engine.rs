@@ -236,12 +236,6 @@ impl FakeEngine {
         self.refresh();
     }
 
-    /// `LiveRestoreEnabled` in `/info`.
-    pub fn set_live_restore(&self, on: bool) {
-        self.shared.lock().facts.live_restore = on;
-        self.refresh();
-    }
-
     /// Every request so far, in order.
     pub fn requests(&self) -> Vec<Request> {
         self.shared.lock().requests.clone()

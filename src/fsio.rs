@@ -211,25 +211,21 @@ pub fn write_file(
     let name_s = name.to_string_lossy().into_owned();
     recover_leftovers(dir, &name_s);
 
-    let old = current(dir, &name, &shown)?;
+    // One open of the current file: its bytes, owner and mode, and xattrs.
+    let (old, old_meta, old_xattrs) = match rootfs::open_in(dir, &name, &shown)? {
+        None => (None, None, Vec::new()),
+        Some(f) => {
+            let meta = nix::sys::stat::fstat(&f)
+                .map_err(std::io::Error::from)
+                .with_context(|| format!("cannot stat {shown}"))?;
+            let xattrs = xattrs_of(&f);
+            let bytes = rootfs::read_bounded(f, CONFIG_LIMIT, &shown)?;
+            (Some(bytes), Some(meta), xattrs)
+        }
+    };
     if old.as_deref() != expected {
         return Err(changed_meanwhile(&shown));
     }
-    let old_meta = match &old {
-        Some(_) => Some(
-            nix::sys::stat::fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-                .map_err(std::io::Error::from)
-                .with_context(|| format!("cannot stat {shown}"))?,
-        ),
-        None => None,
-    };
-    let old_xattrs: Vec<(OsString, Vec<u8>)> = match &old {
-        Some(_) => match rootfs::open_in(dir, &name, &shown)? {
-            Some(f) => xattrs_of(&f),
-            None => Vec::new(),
-        },
-        None => Vec::new(),
-    };
 
     let tmp = format!(".{name_s}{TMP_MARK}{}", random_suffix());
     let mut backup: Option<String> = None;
@@ -421,18 +417,8 @@ fn holder(f: &File) -> Option<(i32, String)> {
     let pid = lock_holder(f)?;
     let cmd = crate::rootfs::Root::live()
         .ok()
-        .and_then(|proc| {
-            proc.read(&format!("/proc/{pid}/cmdline"), 1 << 16)
-                .ok()
-                .flatten()
-        })
-        .map(|b| {
-            b.split(|c| *c == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .and_then(|proc| proc.cmdline(pid, 1 << 16))
+        .map(|argv| argv.join(" "))
         .unwrap_or_else(|| "?".into());
     Some((pid, cmd))
 }

@@ -221,6 +221,18 @@ impl Root {
         })
     }
 
+    /// The argv of process `pid` as this root's /proc shows it (at most
+    /// `limit` bytes read); None when it cannot be read.
+    pub fn cmdline(&self, pid: i32, limit: u64) -> Option<Vec<String>> {
+        let raw = self.read(&format!("/proc/{pid}/cmdline"), limit).ok()??;
+        Some(
+            raw.split(|b| *b == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect(),
+        )
+    }
+
     /// A config file as text: bounded by [`CONFIG_LIMIT`], UTF-8 checked.
     pub fn read_text(&self, abs: &str) -> Result<Option<String>> {
         match self.read(abs, CONFIG_LIMIT)? {

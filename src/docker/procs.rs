@@ -211,18 +211,7 @@ pub fn proc_info(host: &Host, pid: i32) -> Option<ProcInfo> {
         .read_quiet(&format!("{dir}/comm"))?
         .trim()
         .to_string();
-    let argv = host
-        .fs
-        .read(&format!("{dir}/cmdline"), 1 << 20)
-        .ok()
-        .flatten()
-        .map(|raw| {
-            raw.split(|b| *b == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let argv = host.fs.cmdline(pid, 1 << 20).unwrap_or_default();
     // Field 22 counts from after the `(comm)` field, which may hold spaces.
     let start = host.fs.read_quiet(&format!("{dir}/stat")).and_then(|s| {
         s.rsplit_once(')')

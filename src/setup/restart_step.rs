@@ -88,19 +88,7 @@ pub fn plan(f: &Facts, flags: &Flags, before: &[PlannedStep]) -> PlannedStep {
     };
     let containers = engine.map(|e| e.running.clone()).unwrap_or_default();
     let live_restore = engine.is_some_and(|e| e.live_restore);
-    let impact = if containers.is_empty() {
-        "no containers are running".to_string()
-    } else if live_restore {
-        format!(
-            "live-restore is on: running containers ({}) keep running",
-            containers.join(", ")
-        )
-    } else {
-        format!(
-            "this stops the running containers: {} (live-restore is off; only those with restart policy always/unless-stopped come back)",
-            containers.join(", ")
-        )
-    };
+    let will = impact(&containers, live_restore, false);
     let cmd = match (d.kind, d.restart_command()) {
         (Kind::Snap, _) => Some(vec!["snap", "restart", "docker"]),
         (_, c) => c,
@@ -108,7 +96,7 @@ pub fn plan(f: &Facts, flags: &Flags, before: &[PlannedStep]) -> PlannedStep {
     let Some(cmd) = cmd else {
         s.status = Status::Manual;
         s.message.push_str(&format!(
-            "restart docker {why}: dockerd (pid {}) is not managed by systemd, SysV init or OpenRC, so restart it the way it was started: stop it (kill -TERM {}), start it again as `{}`, then check: docker version --format '{{{{.Server.Experimental}}}}' prints true. {impact}",
+            "restart docker {why}: dockerd (pid {}) is not managed by systemd, SysV init or OpenRC, so restart it the way it was started: stop it (kill -TERM {}), start it again as `{}`, then check: docker version --format '{{{{.Server.Experimental}}}}' prints true. {will}",
             d.pid.map_or("?".into(), |p| p.to_string()),
             d.pid.map_or("<pid>".into(), |p| p.to_string()),
             d.argv.join(" ")
@@ -118,14 +106,14 @@ pub fn plan(f: &Facts, flags: &Flags, before: &[PlannedStep]) -> PlannedStep {
     if flags.no_restart {
         s.status = Status::Skipped;
         s.message.push_str(&format!(
-            "--no-restart: restart docker yourself {why}: {} ({impact})",
+            "--no-restart: restart docker yourself {why}: {} ({will})",
             command_line(&cmd)
         ));
         return s;
     }
     s.status = Status::Changed;
     s.message.push_str(&format!(
-        "restart docker with `{}` {why}; {impact}",
+        "restart docker with `{}` {why}; {will}",
         command_line(&cmd)
     ));
     let Some(api) = f.api.clone() else {
@@ -139,21 +127,30 @@ pub fn plan(f: &Facts, flags: &Flags, before: &[PlannedStep]) -> PlannedStep {
         init: d.init,
         api,
         wait: Duration::from_secs(60),
-        impact: if containers.is_empty() {
-            "no containers were running".to_string()
-        } else if live_restore {
-            format!(
-                "live-restore is on: the running containers ({}) kept running",
-                containers.join(", ")
-            )
-        } else {
-            format!(
-                "it stopped the running containers: {} (only those with restart policy always/unless-stopped came back)",
-                containers.join(", ")
-            )
-        },
+        impact: impact(&containers, live_restore, true),
     }));
     s
+}
+
+/// What the restart does (or, `done`, did) to the running containers.
+fn impact(containers: &[String], live_restore: bool, done: bool) -> String {
+    let names = containers.join(", ");
+    match (containers.is_empty(), live_restore, done) {
+        (true, _, false) => "no containers are running".into(),
+        (true, _, true) => "no containers were running".into(),
+        (false, true, false) => {
+            format!("live-restore is on: running containers ({names}) keep running")
+        }
+        (false, true, true) => {
+            format!("live-restore is on: the running containers ({names}) kept running")
+        }
+        (false, false, false) => format!(
+            "this stops the running containers: {names} (live-restore is off; only those with restart policy always/unless-stopped come back)"
+        ),
+        (false, false, true) => format!(
+            "it stopped the running containers: {names} (only those with restart policy always/unless-stopped came back)"
+        ),
+    }
 }
 
 fn restart_and_verify(host: &Host, r: &Restart, progress: &Progress) -> Result<()> {
