@@ -79,6 +79,37 @@ fn apt_cmd(program: &str, args: &[&str], timeout: Duration) -> Cmd {
         .timeout(timeout)
 }
 
+/// dpkg's status file: big on big hosts, bounded all the same.
+const STATUS_LIMIT: u64 = 256 << 20;
+
+/// The installed version of `pkg`, from dpkg's status file (through the
+/// host door, so `--root` reads the image's).
+pub fn installed_version(host: &Host, pkg: &str) -> Option<String> {
+    let text = host.fs.read("/var/lib/dpkg/status", STATUS_LIMIT).ok()??;
+    installed_in_status(&String::from_utf8_lossy(&text), pkg)
+}
+
+/// The `Version:` of `pkg`'s stanza when its status is `install ok installed`.
+pub fn installed_in_status(status: &str, pkg: &str) -> Option<String> {
+    status.split("\n\n").find_map(|stanza| {
+        let mut name = None;
+        let mut installed = false;
+        let mut version = None;
+        for l in stanza.lines() {
+            if let Some(v) = l.strip_prefix("Package: ") {
+                name = Some(v.trim());
+            } else if let Some(v) = l.strip_prefix("Status: ") {
+                installed = v.trim().ends_with(" installed");
+            } else if let Some(v) = l.strip_prefix("Version: ") {
+                version = Some(v.trim().to_string());
+            }
+        }
+        (name == Some(pkg) && installed)
+            .then_some(version)
+            .flatten()
+    })
+}
+
 pub fn has_apt(host: &Host) -> bool {
     host.fs.exists("/usr/bin/apt-get")
 }
@@ -315,6 +346,21 @@ pub fn run_logged(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_installed_version_comes_from_an_installed_stanza_only() {
+        let status = "Package: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u14\n\nPackage: criu\nStatus: deinstall ok config-files\nVersion: 3.17.1-2\n";
+        assert_eq!(
+            installed_in_status(status, "libc6").as_deref(),
+            Some("2.36-9+deb12u14")
+        );
+        assert_eq!(
+            installed_in_status(status, "criu"),
+            None,
+            "only its config files"
+        );
+        assert_eq!(installed_in_status(status, "libc6-dev"), None);
+    }
 
     #[test]
     fn policy_text() {

@@ -108,12 +108,6 @@ pub enum Format {
     Json,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CriuSourceArg {
-    Distro,
-    DebianTesting,
-}
-
 #[derive(Args, Debug)]
 pub struct SetupArgs {
     /// Take the defaults without asking (unattended provisioning)
@@ -137,9 +131,18 @@ pub struct SetupArgs {
     /// A further CRIU option for runc.conf, e.g. skip-in-flight or "ghost-limit 100M" (repeatable)
     #[arg(long, value_name = "NAME[ VALUE]")]
     pub criu_option: Vec<String>,
-    /// Where CRIU comes from: the distro's apt sources (the default; given explicitly, the distro's CRIU is installed even when it cannot do the whole job on this kernel), or Debian testing through an apt pin admitting only CRIU and its libraries
-    #[arg(long, value_enum)]
-    pub criu_source: Option<CriuSourceArg>,
+    /// Where CRIU comes from: distro (the default; given explicitly, the distro's CRIU is installed even when it cannot do the whole job on this kernel), debian-testing, obs, ppa, or a signed repository as URL SUITE [COMPONENT...] (SUITE / for a flat one). Every source but distro is simulated first and pinned to CRIU's own packages
+    #[arg(long, value_name = "SOURCE", num_args = 1..)]
+    pub criu_source: Option<Vec<String>>,
+    /// The base URL of the download server for --criu-source obs or ppa (the openSUSE Build Service's, the PPA's, or your mirror of it)
+    #[arg(long, value_name = "URL", env = "DOCKPOINT_CRIU_BASE")]
+    pub criu_base: Option<String>,
+    /// The signing key of the CRIU source, a file or an http(s) URL (needed for ppa and URL sources; obs reads the repository's Release.key)
+    #[arg(long, value_name = "FILE|URL")]
+    pub criu_key: Option<String>,
+    /// Undo dockpoint's CRIU sources: purge the packages they installed, delete their key, source and pin files
+    #[arg(long, conflicts_with = "criu_source")]
+    pub remove_criu_source: bool,
     /// Repair a config file dockpoint would otherwise refuse to edit (CRLF endings, a bad line, a wrong type)
     #[arg(long)]
     pub repair: bool,

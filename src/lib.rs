@@ -4,6 +4,7 @@
 pub mod apt;
 pub mod cli;
 pub mod criu;
+pub mod criu_sources;
 pub mod daemon_json;
 pub mod distro;
 pub mod docker;
@@ -15,6 +16,7 @@ pub mod fake_engine;
 pub mod fsio;
 pub mod host;
 pub mod observe;
+pub mod openpgp;
 pub mod progress;
 pub mod rootfs;
 pub mod runc_conf;

@@ -354,19 +354,41 @@ fn criu_host(fx: &Fx, version: &str, runner: RecordingRunner) -> (Observer, Arc<
 
 #[test]
 fn criu_version_too_old_for_the_kernel_fix_follows_the_distro() {
-    for (os, want) in [
-        (DEBIAN, "dockpoint setup --criu-source debian-testing"),
+    const SOURCES: &str =
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\n";
+    let dpkg_status =
+        |v: &str| format!("Package: libc6\nStatus: install ok installed\nVersion: {v}\n");
+    for (os, libc, want, unwanted) in [
+        (
+            DEBIAN,
+            "2.41-12",
+            "dockpoint setup --criu-source obs --criu-base URL; or dockpoint setup --criu-source debian-testing; or dockpoint setup --criu-source URL",
+            "ppa",
+        ),
+        // Debian 12's C library is too old for testing's CRIU: not offered.
+        (
+            DEBIAN,
+            "2.36-9+deb12u14",
+            "dockpoint setup --criu-source obs --criu-base URL; or dockpoint setup --criu-source URL",
+            "debian-testing",
+        ),
         (
             UBUNTU,
-            "add-apt-repository ppa:criu/ppa && apt-get update && apt-get install criu",
+            "2.39-0ubuntu8",
+            "dockpoint setup --criu-source ppa --criu-base URL --criu-key FILE|URL; or dockpoint setup --criu-source obs",
+            "debian-testing",
         ),
         (
             FEDORA,
+            "",
             "install a newer CRIU: https://criu.org/Installation",
+            "dockpoint setup",
         ),
     ] {
         let fx = Fx::new();
         fx.os_release(os);
+        fx.write("/etc/apt/sources.list.d/debian.sources", SOURCES);
+        fx.write("/var/lib/dpkg/status", dpkg_status(libc));
         let (mut o, _) = criu_host(&fx, "4.0", RecordingRunner::default());
         o.kernel = Some(kernel("6.14.0"));
         let r = check(&o, "criu.version");
@@ -375,7 +397,8 @@ fn criu_version_too_old_for_the_kernel_fix_follows_the_distro() {
             &r.message,
             "CRIU 4.0.0 on kernel 6.14.0 (x86_64) needs CRIU >= 4.1.0",
         );
-        assert_eq!(fix(&r), want);
+        has(fix(&r), want);
+        lacks(fix(&r), unwanted);
     }
 }
 

@@ -402,14 +402,27 @@ fn install_criu_fix(c: &Ctx) -> String {
     }
 }
 
+/// The ways to a newer CRIU that can serve this host (dockpoint's sources,
+/// best first; Debian testing only where its CRIU fits the C library).
 fn criu_fix(c: &Ctx) -> String {
-    if c.distro.id == "debian" {
-        "dockpoint setup --criu-source debian-testing".into()
-    } else if c.distro.id == "ubuntu" || c.distro.ubuntu_codename.is_some() {
-        "add-apt-repository ppa:criu/ppa && apt-get update && apt-get install criu".into()
-    } else {
-        "install a newer CRIU: https://criu.org/Installation".into()
+    let libc = crate::apt::installed_version(&c.host, "libc6");
+    let mirror = crate::observe::debian_mirror(&c.host);
+    let ctx = crate::criu_sources::Ctx {
+        distro: Some(&c.distro),
+        live: c.host.live,
+        libc: libc.as_deref(),
+        mirror: mirror.as_deref(),
+        ..Default::default()
+    };
+    let offers = crate::criu_sources::offers(&ctx);
+    if offers.is_empty() {
+        return "install a newer CRIU: https://criu.org/Installation".into();
     }
+    offers
+        .iter()
+        .map(|o| o.command.as_str())
+        .collect::<Vec<_>>()
+        .join("; or ")
 }
 
 fn criu_version(c: &Ctx, _: Option<&str>) -> Finding {

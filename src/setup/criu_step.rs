@@ -1,23 +1,45 @@
 //! The `criu-install` step: CRIU present and able to do the job on this
-//! kernel, installed with apt (the distro's, or Debian testing's through a
-//! pin), or the right instructions for everyone else. Planning is pure;
+//! kernel, installed with apt (the distro's, or from one of
+//! [`crate::criu_sources`] through a pin), or the right instructions for
+//! everyone else; and the undo of dockpoint's sources. Planning is pure;
 //! [`apply`] installs, then checks what it installed.
 
-use super::facts::{
-    Facts, TESTING_ALLOWED, TESTING_PIN, TESTING_SOURCES, testing_pin, testing_sources,
-};
-use super::plan::{Action, CriuSource, Flags, Install, PlannedStep, Status, StepId};
+use super::facts::{Facts, Present};
+use super::plan::{Action, CriuSource, Flags, Install, PlannedStep, SourceInstall, Status, StepId};
 use crate::apt;
 use crate::criu::{self, Version};
+use crate::criu_sources::{self as sources, Name};
 use crate::fsio;
 use crate::host::Host;
 use crate::observe::CriuCheck;
 use crate::progress::Progress;
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use std::time::Duration;
 
 fn instructions(f: &Facts, candidate: Option<&str>) -> String {
-    criu::instructions(&f.distro, f.min_criu(), candidate)
+    let manual = criu::instructions(&f.distro, f.min_criu(), candidate);
+    let none = Flags::default();
+    let ctx = f.source_ctx(&none);
+    let ours = sources::offer_lines(&ctx);
+    if ours.is_empty() {
+        manual
+    } else {
+        format!(
+            "With dockpoint (each simulated first, pinned to CRIU's own packages, undone by --remove-criu-source):\n{}\n{manual}",
+            indent(&ours, 2)
+        )
+    }
+}
+
+/// The sources to offer at the prompt: those that serve this host and can
+/// be used with the flags given (not the one that just failed).
+fn usable_sources(f: &Facts, flags: &Flags) -> Vec<Name> {
+    let ctx = f.source_ctx(flags);
+    sources::offers(&ctx)
+        .into_iter()
+        .map(|o| o.name)
+        .filter(|n| Some(*n) != flags.source() && sources::choose(*n, &ctx).is_ok())
+        .collect()
 }
 
 fn manual(mut s: PlannedStep, f: &Facts, message: String) -> PlannedStep {
@@ -31,6 +53,16 @@ fn manual(mut s: PlannedStep, f: &Facts, message: String) -> PlannedStep {
 /// Plan CRIU from the facts: pure.
 pub fn plan(f: &Facts, flags: &Flags) -> PlannedStep {
     let mut s = PlannedStep::new(StepId::CriuInstall);
+    if flags.remove_sources {
+        return plan_remove(f, s, "");
+    }
+    if flags.install_anyway && flags.criu_source == CriuSource::Distro && !f.ours.is_empty() {
+        return plan_remove(
+            f,
+            s,
+            "; then run dockpoint setup --criu-source distro again for the distro's CRIU",
+        );
+    }
     if let Some(c) = &f.criu {
         let Some(v) = c.version else {
             s.message = format!("CRIU is installed at {}", c.path);
@@ -74,7 +106,7 @@ pub fn plan(f: &Facts, flags: &Flags) -> PlannedStep {
             }
             s.method = Some("instructions");
             s.instructions = Some(instructions(f, None));
-            s.offer_testing = f.distro.id == "debian" && f.live;
+            s.offer_sources = usable_sources(f, flags);
             return s.failed(format!(
                 "CRIU {v} is installed, but {}. Ways to a new enough CRIU:\n{}",
                 verdict.reason().unwrap_or_default(),
@@ -86,6 +118,9 @@ pub fn plan(f: &Facts, flags: &Flags) -> PlannedStep {
         s.status = Status::Skipped;
         s.message = "--no-install: CRIU is not installed and was left to you".into();
         return s;
+    }
+    if let Some(name) = flags.source() {
+        return plan_source(f, flags, s, name);
     }
     if let Some(apt) = f.apt.as_ref().filter(|a| a.chroot)
         && flags.criu_source == CriuSource::Distro
@@ -117,9 +152,6 @@ pub fn plan(f: &Facts, flags: &Flags) -> PlannedStep {
     let Some(apt) = &f.apt else {
         return manual(s, f, "CRIU is not installed.".into());
     };
-    if flags.criu_source == CriuSource::DebianTesting {
-        return plan_testing(f, s);
-    }
     if apt.policy.candidate.is_none() && apt.lists {
         let m = format!("apt has no criu package for {}.", f.distro.describe());
         return manual(s, f, m);
@@ -157,7 +189,7 @@ fn plan_apt(
     if let Some(v) = candidate.as_deref().and_then(Version::parse) {
         s.version = Some(v.to_string());
         if let Some(reason) = f.verdict(v).reason() {
-            s.offer_testing = f.distro.id == "debian" && f.live;
+            s.offer_sources = usable_sources(f, flags);
             if !flags.install_anyway {
                 // Never install what cannot do the job here.
                 s.action = None;
@@ -183,73 +215,211 @@ fn indent(text: &str, n: usize) -> String {
         .join("\n")
 }
 
-fn plan_testing(f: &Facts, mut s: PlannedStep) -> PlannedStep {
-    if f.distro.id != "debian" {
-        let m = format!(
-            "--criu-source debian-testing is for Debian hosts; this is {}.",
-            f.distro.describe()
-        );
-        return manual(s, f, m);
-    }
-    let Some(mirror) = f.apt.as_ref().and_then(|a| a.mirror.clone()) else {
-        return s.failed("--criu-source debian-testing: no Debian mirror in /etc/apt/sources.list(.d); add one or install CRIU another way".into());
+fn plan_source(f: &Facts, flags: &Flags, mut s: PlannedStep, name: Name) -> PlannedStep {
+    let row = sources::row(name);
+    s.method = Some(row.flag);
+    let refuse = |mut s: PlannedStep, why: &str| {
+        s.offer_sources = usable_sources(f, flags);
+        s.instructions = Some(instructions(f, None));
+        s.failed(format!(
+            "{why}\n    Ways to a new enough CRIU:\n{}",
+            indent(&instructions(f, None), 6)
+        ))
     };
-    s.method = Some("apt");
-    match &f.testing {
-        None => s.failed(
-            "--criu-source debian-testing: the simulation did not run (CRIU is already good here, or this is not a live Debian host)".into(),
-        ),
-        Some(Err(e)) => s.failed(format!("--criu-source debian-testing: {e}")),
-        Some(Ok(inst)) => {
-            let crit = inst.iter().find(|i| i.package == "criu");
-            s.version = crit.and_then(|i| Version::parse(&i.to).map(|v| v.to_string()));
-            s.status = Status::Changed;
-            s.message = format!(
-                "install CRIU {} from Debian testing through an apt pin ({TESTING_PIN}) admitting only {}; it pulls: {}",
-                crit.map_or("?", |i| i.to.as_str()),
-                TESTING_ALLOWED.join(" "),
-                inst.iter()
-                    .map(|i| i.package.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
-            s.action = Some(Action::Install(Install::Testing { mirror }));
-            s
-        }
+    let Some(sf) = f.source.as_ref().filter(|sf| sf.name == name) else {
+        return refuse(
+            s,
+            &format!(
+                "--criu-source {}: not checked (CRIU already does the job here, or this is not a live host)",
+                row.flag
+            ),
+        );
+    };
+    let chosen = match &sf.chosen {
+        Ok(c) => c,
+        Err(e) => return refuse(s, e),
+    };
+    if let Some(Err(e)) = &sf.key {
+        return refuse(s, &format!("--criu-source {}: {e}", row.flag));
     }
+    let sim = match &sf.sim {
+        Some(Ok(sim)) => sim,
+        Some(Err(e)) => return refuse(s, &format!("--criu-source {}: {e}", row.flag)),
+        None => return refuse(s, &format!("--criu-source {}: not simulated", row.flag)),
+    };
+    let criu = sim.installs.iter().find(|i| i.package == "criu");
+    let version = criu.and_then(|i| Version::parse(&i.to));
+    s.version = version.map(|v| v.to_string());
+    if let Some(reason) = version.and_then(|v| f.verdict(v).reason().map(str::to_owned)) {
+        return refuse(
+            s,
+            &format!(
+                "--criu-source {}: its CRIU {} cannot do the job here either: {reason}; nothing was changed",
+                row.flag,
+                criu.map_or("?", |i| i.to.as_str())
+            ),
+        );
+    }
+    let key = sf.key.as_ref().and_then(|k| k.as_ref().ok());
+    let files = chosen.files();
+    let mut writes = vec![files.sources.clone(), files.pin.clone()];
+    if key.is_some() {
+        writes.extend(files.key.clone());
+    }
+    s.status = Status::Changed;
+    s.message = format!(
+        "install CRIU {} from {} ({}){}; writes {}; the pin admits only {} from it; it pulls: {}",
+        criu.map_or("?", |i| i.to.as_str()),
+        row.what,
+        chosen.describe(),
+        key.map(|k| format!(", signing key {}", k.describe()))
+            .unwrap_or_default(),
+        writes.join(", "),
+        row.allowed.join(" "),
+        sim.installs
+            .iter()
+            .map(|i| i.package.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    // The text files as diffs, like every other file setup writes.
+    let old = |path: &str| {
+        f.ours
+            .iter()
+            .flat_map(|p| p.files.iter())
+            .find(|(p, _)| p == path)
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+    };
+    let sources_text = chosen.sources_text(&chosen.signed_by());
+    s.diff = Some(
+        [(&files.sources, &sources_text), (&files.pin, &sim.pin)]
+            .iter()
+            .map(|(path, new)| {
+                let before = old(path);
+                super::unified_diff(path, before.is_some(), &before.unwrap_or_default(), new)
+            })
+            .collect(),
+    );
+    s.action = Some(Action::Install(Install::Source(SourceInstall {
+        chosen: chosen.clone(),
+        key: key.map(|k| k.binary.clone()),
+        pin: sim.pin.clone(),
+        new_packages: sim
+            .installs
+            .iter()
+            .filter(|i| i.from.is_none())
+            .map(|i| i.package.clone())
+            .collect(),
+    })));
+    s
 }
+
+/// The undo: dockpoint's source files, and the packages they installed.
+fn plan_remove(f: &Facts, mut s: PlannedStep, then: &str) -> PlannedStep {
+    if f.ours.is_empty() {
+        s.message = "no CRIU source of dockpoint's on this host: nothing to remove".into();
+        return s;
+    }
+    if !f.live {
+        s.status = Status::Skipped;
+        s.message = "--remove-criu-source needs the live host (not --root)".into();
+        return s;
+    }
+    let files: Vec<&str> = f
+        .ours
+        .iter()
+        .flat_map(|p| p.files.iter().map(|(path, _)| path.as_str()))
+        .collect();
+    let packages: Vec<&str> = f
+        .ours
+        .iter()
+        .flat_map(|p| p.packages.iter().map(String::as_str))
+        .collect();
+    s.status = Status::Changed;
+    s.method = Some("apt");
+    s.message = format!(
+        "remove dockpoint's CRIU sources: {}{}{then}",
+        if packages.is_empty() {
+            String::new()
+        } else {
+            format!("purge {} (installed from them), then ", packages.join(" "))
+        },
+        format_args!("delete {}", files.join(", "))
+    );
+    s.action = Some(Action::Install(Install::RemoveSources(f.ours.clone())));
+    s
+}
+
+/// A file written by the install: its path, old bytes, and ours.
+type Wrote = (String, Option<Vec<u8>>, Vec<u8>);
 
 /// Install, then check that what is installed can do the job here.
 pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, how: Install) {
+    if let Install::RemoveSources(present) = how {
+        return apply_remove(host, s, &present);
+    }
     let progress = Progress::start(&host.term, "criu-install");
     let result = (|| -> Result<String> {
         let mut log = apt::Log::create(host, "apt-criu")?;
         s.log = log.path.clone();
         apt::wait_for_dpkg_lock(host, Duration::from_secs(120), &progress)?;
-        let mut wrote: Vec<(String, Option<Vec<u8>>, Vec<u8>)> = Vec::new();
-        if let Install::Testing { mirror } = &how {
-            for (path, text) in [
-                (TESTING_SOURCES, testing_sources(mirror)),
-                (TESTING_PIN, testing_pin()),
-            ] {
-                let old = host.fs.read(path, crate::rootfs::CONFIG_LIMIT)?;
-                fsio::write_file(host, path, old.as_deref(), text.as_bytes(), &|_, _| Ok(()))?;
-                wrote.push((path.to_string(), old, text.into_bytes()));
-            }
-        }
-        let undo = |why: &str| -> anyhow::Error {
-            for (path, old, ours) in &wrote {
+        let mut wrote: Vec<Wrote> = Vec::new();
+        let undo = |wrote: &[Wrote], why: &str| -> anyhow::Error {
+            for (path, old, ours) in wrote.iter().rev() {
                 let _ = fsio::restore(host, path, ours, old.as_deref());
             }
             anyhow::anyhow!("{why}")
         };
+        if let Install::Source(si) = &how {
+            let files = si.chosen.files();
+            let mut plan: Vec<(String, Vec<u8>)> = Vec::new();
+            if let (Some(k), Some(path)) = (&si.key, &files.key) {
+                plan.push((path.clone(), k.clone()));
+            }
+            plan.push((
+                files.sources.clone(),
+                si.chosen.sources_text(&si.chosen.signed_by()).into_bytes(),
+            ));
+            plan.push((files.pin.clone(), si.pin.clone().into_bytes()));
+            for (path, bytes) in plan {
+                let old = host.fs.read(&path, crate::rootfs::CONFIG_LIMIT)?;
+                if let Err(e) =
+                    fsio::write_file(host, &path, old.as_deref(), &bytes, &|_, _| Ok(()))
+                {
+                    return Err(undo(&wrote, &format!("{e:#}")));
+                }
+                wrote.push((path, old, bytes));
+            }
+            // Only the new source is read: the host's other lists stay as
+            // they are (the simulation used them as they are).
+            let empty = tempfile::Builder::new()
+                .prefix("dockpoint-empty-")
+                .tempdir()
+                .context("cannot create an empty directory for apt")?;
+            let mut args =
+                super::facts::only_source(&files.sources, &empty.path().display().to_string());
+            args.push("update".into());
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            progress.phase(&format!("apt-get update of {} only", si.chosen.describe()));
+            let up = apt::run_logged(host, &args, Duration::from_secs(600), &mut log, &progress)?;
+            if !up.success() {
+                return Err(undo(
+                    &wrote,
+                    &format!(
+                        "apt-get update of {} failed (log {}):\n{}\nthe source's files were removed again",
+                        si.chosen.describe(),
+                        log.describe(),
+                        up.tail(8)
+                    ),
+                ));
+            }
+        }
         if matches!(
             how,
-            Install::Testing { .. }
-                | Install::Apt {
-                    update_first: true,
-                    ..
-                }
+            Install::Apt {
+                update_first: true,
+                ..
+            }
         ) {
             let up = apt::run_logged(
                 host,
@@ -259,22 +429,25 @@ pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, how: Install) {
                 &progress,
             )?;
             if !up.success() {
-                return Err(undo(&format!(
-                    "apt-get update failed (log {}):\n{}",
-                    log.describe(),
-                    up.tail(8)
-                )));
+                return Err(undo(
+                    &wrote,
+                    &format!(
+                        "apt-get update failed (log {}):\n{}",
+                        log.describe(),
+                        up.tail(8)
+                    ),
+                ));
             }
         }
         let install: &[&str] = match how {
-            Install::Testing { .. } => &[
+            Install::Source(_) => &[
                 "-y",
                 "-oDPkg::Lock::Timeout=60",
                 "--no-install-recommends",
                 "install",
                 "criu",
             ],
-            Install::Apt { .. } => &["-y", "-oDPkg::Lock::Timeout=60", "install", "criu"],
+            _ => &["-y", "-oDPkg::Lock::Timeout=60", "install", "criu"],
         };
         // A candidate learnt only now (after the update) passes the same
         // version policy as one known at plan time.
@@ -286,25 +459,54 @@ pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, how: Install) {
             && let Some(reason) =
                 Version::parse(&c).and_then(|v| f.verdict(v).reason().map(str::to_owned))
         {
-            return Err(undo(&format!(
-                "the distro's CRIU {c} cannot do the job here, so it was not installed: {reason}.\nWays to a new enough CRIU:\n{}\n(to install the distro's {c} anyway, re-run with --criu-source distro)",
-                instructions(f, Some(&c))
-            )));
+            return Err(undo(
+                &wrote,
+                &format!(
+                    "the distro's CRIU {c} cannot do the job here, so it was not installed: {reason}.\nWays to a new enough CRIU:\n{}\n(to install the distro's {c} anyway, re-run with --criu-source distro)",
+                    instructions(f, Some(&c))
+                ),
+            ));
         }
         let out = apt::run_logged(host, install, Duration::from_secs(900), &mut log, &progress)?;
         if !out.success() {
-            return Err(undo(&format!(
-                "apt-get install criu failed (log {}):\n{}\nInstall it by hand:\n{}",
-                log.describe(),
-                out.tail(8),
-                instructions(f, None)
-            )));
+            return Err(undo(
+                &wrote,
+                &format!(
+                    "apt-get install criu failed (log {}):\n{}\nInstall it by hand:\n{}",
+                    log.describe(),
+                    out.tail(8),
+                    instructions(f, None)
+                ),
+            ));
         }
-        Ok(if wrote.is_empty() {
-            String::new()
-        } else {
-            format!(" (apt pin: {TESTING_PIN}; source: {TESTING_SOURCES})")
-        })
+        let Install::Source(si) = &how else {
+            return Ok(String::new());
+        };
+        // What the undo purges: the packages this install brought.
+        let files = si.chosen.files();
+        let record = format!(
+            "# Written by dockpoint: the packages --criu-source {} installed; dockpoint setup --remove-criu-source purges them\n{}\n",
+            si.chosen.row().flag,
+            si.new_packages.join("\n")
+        );
+        let old = host.fs.read(&files.record, crate::rootfs::CONFIG_LIMIT)?;
+        let mut note = format!(
+            " from {} (source {}; pin {}",
+            si.chosen.row().what,
+            files.sources,
+            files.pin
+        );
+        match fsio::write_file(
+            host,
+            &files.record,
+            old.as_deref(),
+            record.as_bytes(),
+            &|_, _| Ok(()),
+        ) {
+            Ok(_) => note.push_str(&format!("; undo record {})", files.record)),
+            Err(e) => note.push_str(&format!("; the undo record could not be written: {e:#})")),
+        }
+        Ok(note)
     })();
     let how_note = match result {
         Ok(n) => n,
@@ -357,7 +559,6 @@ pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, how: Install) {
     s.version = Some(v.to_string());
     if let Some(reason) = f.verdict(v).reason() {
         s.status = Status::Failed;
-        s.offer_testing = false;
         s.message = format!(
             "installed CRIU {v} at {path}{how_note}, but {reason}.\nWays to a new enough CRIU:\n{}",
             instructions(f, Some(&v.to_string()))
@@ -383,8 +584,100 @@ pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, how: Install) {
     }
 }
 
+/// `Purg pkg [ver]` / `Remv pkg [ver]` lines of a simulated removal.
+fn removed_by(sim: &str) -> Vec<String> {
+    sim.lines()
+        .filter_map(|l| l.strip_prefix("Purg ").or_else(|| l.strip_prefix("Remv ")))
+        .filter_map(|r| r.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Purge what dockpoint's sources installed (only when that removes
+/// nothing else), then delete their files.
+fn apply_remove(host: &Host, s: &mut PlannedStep, present: &[Present]) {
+    let progress = Progress::start(
+        &host.term,
+        "criu-install: removing dockpoint's CRIU sources",
+    );
+    let result = (|| -> Result<String> {
+        let packages: Vec<&str> = present
+            .iter()
+            .flat_map(|p| p.packages.iter().map(String::as_str))
+            .collect();
+        let mut done = Vec::new();
+        if !packages.is_empty() {
+            let mut log = apt::Log::create(host, "apt-criu-remove")?;
+            s.log = log.path.clone();
+            apt::wait_for_dpkg_lock(host, Duration::from_secs(120), &progress)?;
+            let sim_args: Vec<&str> = ["-s", "purge"]
+                .iter()
+                .copied()
+                .chain(packages.iter().copied())
+                .collect();
+            let sim = apt::run_logged(
+                host,
+                &sim_args,
+                Duration::from_secs(120),
+                &mut log,
+                &progress,
+            )?;
+            let others: Vec<String> = removed_by(&sim.stdout)
+                .into_iter()
+                .filter(|p| !packages.contains(&p.as_str()))
+                .collect();
+            if !sim.success() || !others.is_empty() {
+                bail!(
+                    "purging {} would also remove {}: nothing was changed; remove them yourself, or keep CRIU and delete only the files",
+                    packages.join(" "),
+                    if others.is_empty() {
+                        sim.tail(4)
+                    } else {
+                        format!("{} (they depend on it)", others.join(" "))
+                    }
+                );
+            }
+            let args: Vec<&str> = ["-y", "-oDPkg::Lock::Timeout=60", "purge"]
+                .iter()
+                .copied()
+                .chain(packages.iter().copied())
+                .collect();
+            let out = apt::run_logged(host, &args, Duration::from_secs(600), &mut log, &progress)?;
+            if !out.success() {
+                bail!(
+                    "apt-get purge {} failed (log {}); the source files were left in place:\n{}",
+                    packages.join(" "),
+                    log.describe(),
+                    out.tail(8)
+                );
+            }
+            done.push(format!("purged {}", packages.join(" ")));
+        }
+        let mut removed = Vec::new();
+        for (path, bytes) in present.iter().flat_map(|p| p.files.iter()) {
+            fsio::restore(host, path, bytes, None).with_context(|| format!("removing {path}"))?;
+            removed.push(path.as_str());
+        }
+        done.push(format!("removed {}", removed.join(", ")));
+        Ok(done.join("; "))
+    })();
+    match result {
+        Ok(m) => {
+            progress.finish("removed");
+            s.status = Status::Changed;
+            s.message = m;
+        }
+        Err(e) => {
+            progress.finish("failed");
+            s.status = Status::Failed;
+            s.message = format!("{e:#}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::facts::{Sim, SourceFacts};
     use super::*;
     use crate::apt::{Inst, Policy};
     use crate::distro::{self, Distro};
@@ -469,7 +762,9 @@ mod tests {
         assert_eq!(s.status, Status::Failed);
         assert!(s.message.contains("vDSO"), "{}", s.message);
         assert!(s.message.contains("--criu-source debian-testing"));
-        assert!(s.offer_testing);
+        assert!(s.message.contains("--criu-source obs --criu-base URL"));
+        // Offered at the prompt: what needs nothing more than a yes.
+        assert_eq!(s.offer_sources, vec![Name::DebianTesting]);
     }
 
     #[test]
@@ -493,7 +788,8 @@ mod tests {
         assert!(s.message.contains("Can't get 1:16 opt"), "{}", s.message);
         assert!(s.message.contains("not installed"), "{}", s.message);
         assert!(s.message.contains("--criu-source distro"), "{}", s.message);
-        assert!(s.offer_anyway && s.offer_testing);
+        assert!(s.offer_anyway);
+        assert_eq!(s.offer_sources, vec![Name::DebianTesting]);
     }
 
     #[test]
@@ -578,46 +874,145 @@ mod tests {
         }
     }
 
+    fn source(name: Name) -> Flags {
+        Flags {
+            criu_source: CriuSource::Source(name),
+            criu_base: Some("http://127.0.0.1:8080".into()),
+            ..Flags::default()
+        }
+    }
+
     #[test]
     fn testing_source_is_for_debian_only() {
         let mut f =
             facts("ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"24.04\"\nUBUNTU_CODENAME=noble\n");
         f.apt = apt(None, true);
-        let flags = Flags {
-            criu_source: CriuSource::DebianTesting,
-            ..Flags::default()
-        };
+        let flags = source(Name::DebianTesting);
+        f.source = Some(SourceFacts {
+            name: Name::DebianTesting,
+            chosen: sources::choose(Name::DebianTesting, &f.source_ctx(&flags)),
+            key: None,
+            sim: None,
+        });
         let s = plan(&f, &flags);
-        assert_eq!(s.status, Status::Manual);
-        assert!(s.message.contains("ppa:criu/ppa"), "{}", s.message);
+        assert_eq!(s.status, Status::Failed);
+        assert!(s.message.contains("for Debian hosts"), "{}", s.message);
+        assert!(s.message.contains("--criu-source ppa"), "{}", s.message);
+        assert!(s.action.is_none());
+    }
+
+    fn sim(to: &str, release: &str) -> Sim {
+        Sim {
+            installs: vec![Inst {
+                package: "criu".into(),
+                from: None,
+                to: to.into(),
+                release: release.into(),
+            }],
+            pin: "Package: *\nPin: release l=x\nPin-Priority: -10\n".into(),
+        }
     }
 
     #[test]
-    fn testing_plans_from_the_simulation() {
-        let flags = Flags {
-            criu_source: CriuSource::DebianTesting,
-            ..Flags::default()
-        };
+    fn a_source_plans_from_its_simulation() {
+        let flags = source(Name::Obs);
         let mut f = facts(DEBIAN);
         f.apt = apt(Some("4.1.1-1"), true);
-        f.testing = Some(Err("would also upgrade libc6 2.36 -> 2.41".into()));
+        let chosen = sources::choose(Name::Obs, &f.source_ctx(&flags));
+        let key =
+            crate::openpgp::parse(include_bytes!("../../tests/fixtures/openpgp/throwaway.asc"))
+                .unwrap();
+        let mut sf = SourceFacts {
+            name: Name::Obs,
+            chosen,
+            key: Some(Ok(key.clone())),
+            sim: Some(Err(
+                "CRIU from x needs libc6 (>= 99); refused, nothing was changed".into(),
+            )),
+        };
+        f.source = Some(sf.clone());
         let s = plan(&f, &flags);
         assert_eq!(s.status, Status::Failed);
         assert!(s.message.contains("libc6"), "{}", s.message);
         assert!(s.action.is_none());
-        f.testing = Some(Ok(vec![Inst {
-            package: "criu".into(),
-            from: None,
-            to: "4.2.1-1".into(),
-            release: "Debian:testing".into(),
-        }]));
+        sf.sim = Some(Ok(sim("4.2.1-1", "devel:tools:criu:127.0.0.1")));
+        f.source = Some(sf.clone());
         let s = plan(&f, &flags);
         assert_eq!(s.status, Status::Changed, "{}", s.message);
+        assert_eq!(s.method, Some("obs"));
         assert_eq!(s.version.as_deref(), Some("4.2.1"));
+        assert!(
+            s.message.contains("3E6C 36EE"),
+            "the key's fingerprint: {}",
+            s.message
+        );
+        assert!(
+            s.message
+                .contains("/etc/apt/keyrings/dockpoint-criu-obs.gpg")
+        );
+        let Some(Action::Install(Install::Source(si))) = &s.action else {
+            panic!("{:?}", s.action)
+        };
+        assert_eq!(si.key.as_deref(), Some(key.binary.as_slice()));
+        assert_eq!(si.new_packages, vec!["criu".to_string()]);
+        // A source whose CRIU cannot do the job here is refused as well.
+        sf.sim = Some(Ok(sim("4.1-1", "devel:tools:criu:127.0.0.1")));
+        f.source = Some(sf.clone());
+        let s = plan(&f, &flags);
+        assert_eq!(s.status, Status::Failed, "{}", s.message);
+        assert!(s.message.contains("cannot do the job here either"));
+        // A key that is refused stops before the simulation.
+        sf.key = Some(Err("not the source's published key".into()));
+        f.source = Some(sf);
+        let s = plan(&f, &flags);
+        assert!(s.message.contains("published key"), "{}", s.message);
+        assert!(s.action.is_none());
+    }
+
+    #[test]
+    fn the_undo_purges_what_dockpoint_installed_and_deletes_its_files() {
+        let mut f = facts(DEBIAN);
+        let flags = Flags {
+            remove_sources: true,
+            ..Flags::default()
+        };
+        let s = plan(&f, &flags);
+        assert_eq!(s.status, Status::Ok);
+        assert!(s.message.contains("nothing to remove"));
+        f.ours = vec![Present {
+            stem: "obs",
+            files: vec![(
+                "/etc/apt/sources.list.d/dockpoint-criu-obs.sources".into(),
+                b"Types: deb\n".to_vec(),
+            )],
+            packages: vec!["criu".into()],
+        }];
+        let s = plan(&f, &flags);
+        assert_eq!(s.status, Status::Changed);
+        assert!(s.message.contains("purge criu"), "{}", s.message);
         assert!(matches!(
             s.action,
-            Some(Action::Install(Install::Testing { .. }))
+            Some(Action::Install(Install::RemoveSources(ref p))) if p == &f.ours
         ));
+        // An explicit --criu-source distro undoes them too.
+        let distro = Flags {
+            install_anyway: true,
+            ..Flags::default()
+        };
+        let s = plan(&f, &distro);
+        assert!(matches!(
+            s.action,
+            Some(Action::Install(Install::RemoveSources(_)))
+        ));
+        assert!(
+            s.message.contains("--criu-source distro again"),
+            "{}",
+            s.message
+        );
+        assert_eq!(
+            removed_by("Purg criu [4.2.1-1]\nRemv podman [4]\n"),
+            vec!["criu", "podman"]
+        );
     }
 
     #[test]

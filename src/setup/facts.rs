@@ -1,12 +1,15 @@
 //! What setup plans from: a snapshot of the observer's facts, gathered once
 //! before planning. Plain data: the planner never touches the host.
 
-use super::plan::{CriuSource, Flags};
+use super::plan::Flags;
 use crate::apt::{self, Inst};
 use crate::criu::{self, Verdict, Version};
+use crate::criu_sources::{self as sources, Chosen, KeyRef, Name, PinBy};
 use crate::distro::Distro;
 use crate::docker::Daemon;
+use crate::host::Host;
 use crate::observe::{Apt, Criu, CriuCheck, Engine, FileFact, Kernel, Observer, RUNC_CONF};
+use crate::openpgp;
 use crate::progress::Progress;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
@@ -24,8 +27,12 @@ pub struct Facts {
     pub criu: Option<Criu>,
     pub criu_check: CriuCheck,
     pub apt: Option<Apt>,
-    /// CRIU from Debian testing, simulated (when asked for).
-    pub testing: Option<Result<Vec<Inst>, String>>,
+    /// The installed C library (libc6), for what a source may need.
+    pub libc: Option<String>,
+    /// The CRIU source asked for: resolved, its key read, simulated.
+    pub source: Option<SourceFacts>,
+    /// dockpoint's CRIU sources already on the host (for the undo).
+    pub ours: Vec<Present>,
     pub docker: Option<Daemon>,
     pub engine: Option<Engine>,
     /// The engine API this host's docker answers on (live hosts).
@@ -56,6 +63,57 @@ impl Facts {
             .as_ref()
             .and_then(|d| d.experimental_flag.as_deref())
     }
+
+    /// What choosing a source is decided from.
+    pub fn source_ctx<'a>(&'a self, flags: &'a Flags) -> sources::Ctx<'a> {
+        sources::Ctx {
+            distro: Some(&self.distro),
+            live: self.live,
+            libc: self.libc.as_deref(),
+            mirror: self.apt.as_ref().and_then(|a| a.mirror.as_deref()),
+            base: flags.criu_base.as_deref(),
+            url: flags.criu_url.as_ref(),
+            key: flags.criu_key.as_deref(),
+        }
+    }
+
+    /// The CRIU installed does the job here.
+    pub fn criu_is_good(&self) -> bool {
+        self.criu
+            .as_ref()
+            .and_then(|c| c.version)
+            .is_some_and(|v| self.verdict(v).is_ok())
+    }
+}
+
+/// A source asked for: resolved for this host, its key read, simulated.
+#[derive(Debug, Clone)]
+pub struct SourceFacts {
+    pub name: Name,
+    /// Why the source cannot serve this host, before any network.
+    pub chosen: Result<Chosen, String>,
+    /// The key read (None: a keyring already on the host).
+    pub key: Option<Result<openpgp::Key, String>>,
+    /// The simulation (None: not run, because an earlier fact refused).
+    pub sim: Option<Result<Sim, String>>,
+}
+
+/// What the simulation found.
+#[derive(Debug, Clone)]
+pub struct Sim {
+    pub installs: Vec<Inst>,
+    /// The pin file's text.
+    pub pin: String,
+}
+
+/// One of dockpoint's CRIU sources found on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Present {
+    pub stem: &'static str,
+    /// Its files present, with their bytes.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// The packages it installed (its record), still installed.
+    pub packages: Vec<String>,
 }
 
 /// Observe everything the plan needs, once.
@@ -69,7 +127,9 @@ pub fn gather(obs: &Observer, flags: &Flags) -> Facts {
         criu: obs.criu().cloned(),
         criu_check: CriuCheck::NotRun(String::new()),
         apt: obs.apt().cloned(),
-        testing: None,
+        libc: apt::installed_version(&obs.host, "libc6"),
+        source: None,
+        ours: present(&obs.host),
         docker: obs.docker().cloned(),
         engine: obs.engine().cloned(),
         api: obs.api().ok().cloned(),
@@ -83,85 +143,222 @@ pub fn gather(obs: &Observer, flags: &Flags) -> Facts {
     {
         f.criu_check = obs.criu_check().clone();
     }
-    if flags.criu_source == CriuSource::DebianTesting {
-        f.testing = simulate_testing(obs, &f);
-    }
+    f.source = observe_source(obs, &f, flags);
     f
 }
 
-/// The Debian testing simulation, where it applies: a live Debian host with
-/// apt and a mirror, whose CRIU is missing or cannot do the job.
-pub fn simulate_testing(obs: &Observer, f: &Facts) -> Option<Result<Vec<Inst>, String>> {
-    let good = f
-        .criu
-        .as_ref()
-        .and_then(|c| c.version)
-        .is_some_and(|v| f.verdict(v).is_ok());
-    if good || !f.live || f.distro.id != "debian" {
+/// dockpoint's source files on the host, and the packages they installed.
+fn present(host: &Host) -> Vec<Present> {
+    let mut out = Vec::new();
+    for (stem, files) in sources::all_files() {
+        let found: Vec<(String, Vec<u8>)> = files
+            .all()
+            .into_iter()
+            .filter_map(|p| {
+                let b = host.fs.read(p, crate::rootfs::CONFIG_LIMIT).ok()??;
+                Some((p.to_string(), b))
+            })
+            .collect();
+        if found.is_empty() {
+            continue;
+        }
+        let packages = found
+            .iter()
+            .find(|(p, _)| *p == files.record)
+            .map(|(_, b)| {
+                String::from_utf8_lossy(b)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .filter(|p| apt::installed_version(host, p).is_some())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Present {
+            stem,
+            files: found,
+            packages,
+        });
+    }
+    out
+}
+
+/// The source asked for, where it matters: a live host whose CRIU is
+/// missing or cannot do the job. Resolved, its key read, then simulated;
+/// each stage only when the one before passed.
+pub fn observe_source(obs: &Observer, f: &Facts, flags: &Flags) -> Option<SourceFacts> {
+    let name = flags.source()?;
+    if flags.remove_sources || flags.no_install || f.criu_is_good() {
         return None;
     }
-    let mirror = f.apt.as_ref()?.mirror.clone()?;
-    let progress = Progress::start(&obs.host.term, "criu-install: checking Debian testing");
-    let r = simulate(&obs.host, &mirror, &progress);
+    let chosen = sources::choose(name, &f.source_ctx(flags));
+    let mut facts = SourceFacts {
+        name,
+        chosen: chosen.clone(),
+        key: None,
+        sim: None,
+    };
+    let Ok(chosen) = chosen else {
+        return Some(facts);
+    };
+    let row = chosen.row();
+    let progress = Progress::start(
+        &obs.host.term,
+        &format!("criu-install: checking --criu-source {}", row.flag),
+    );
+    let key = match &chosen.key {
+        KeyRef::Keyring(_) => None,
+        k => Some(read_key(&obs.host, k, row.fingerprint, &progress)),
+    };
+    facts.key = key.map(|r| {
+        r.map_err(|e| {
+            let e = format!("{e:#}");
+            match (name, sources::obs_dir(&f.distro)) {
+                (Name::Obs, Some(dir)) if e.contains(" 404") => format!(
+                    "the OBS project devel:tools:criu has no repository for {dir} under {} (its Release.key answers 404: the project builds only some releases); nothing was changed",
+                    flags.criu_base.as_deref().unwrap_or("--criu-base")
+                ),
+                _ => e,
+            }
+        })
+    });
+    if let Some(Err(_)) = &facts.key {
+        progress.finish("refused");
+        return Some(facts);
+    }
+    progress.phase("simulating the install in a private copy of apt's state");
+    let key_bin = facts
+        .key
+        .as_ref()
+        .and_then(|k| k.as_ref().ok())
+        .map(|k| k.binary.clone());
+    let r = simulate(&obs.host, &chosen, key_bin.as_deref(), &progress);
     progress.finish(if r.is_ok() {
         "the simulation passed"
     } else {
         "refused"
     });
-    Some(r.map_err(|e| format!("{e:#}")))
+    facts.sim = Some(r.map_err(|e| format!("{e:#}")));
+    Some(facts)
 }
 
-pub const TESTING_SOURCES: &str = "/etc/apt/sources.list.d/dockpoint-criu-testing.sources";
-pub const TESTING_PIN: &str = "/etc/apt/preferences.d/dockpoint-criu-testing";
-/// The packages CRIU may bring from Debian testing; anything else refuses.
-pub const TESTING_ALLOWED: &[&str] = &["criu", "libcompel1", "libnet9", "libnl-3-200"];
-/// The install from testing, simulated: only what CRIU needs, no recommends.
-const TESTING_INSTALL: &[&str] = &["-s", "--no-install-recommends", "install", "criu"];
-
-fn from_testing_not_allowed(i: &Inst) -> bool {
-    i.release.contains(":testing") && !TESTING_ALLOWED.contains(&i.package.as_str())
+/// Read the signing key (a host file, or fetched with apt's own
+/// downloader, which honours apt's proxy settings) and check its
+/// fingerprint when the source publishes one.
+fn read_key(
+    host: &Host,
+    key: &KeyRef,
+    expect: Option<&str>,
+    progress: &Progress,
+) -> Result<openpgp::Key> {
+    let (bytes, from) = match key {
+        KeyRef::File(p) => {
+            let b = host
+                .fs
+                .read(p, 1 << 20)?
+                .with_context(|| format!("--criu-key {p}: no such file"))?;
+            (b, p.clone())
+        }
+        KeyRef::Url(u) => {
+            progress.phase(&format!("fetching the signing key {u}"));
+            (download(host, u)?, u.clone())
+        }
+        KeyRef::Keyring(p) => bail!("{p} is a keyring on the host, not a key to read"),
+    };
+    let k = openpgp::parse(&bytes).with_context(|| format!("the signing key {from}"))?;
+    if let Some(fp) = expect
+        && !k.has(fp)
+    {
+        bail!(
+            "the key read from {from} is {}, not the source's published key {}: refused, nothing was changed",
+            k.describe(),
+            openpgp::spaced(fp)
+        );
+    }
+    Ok(k)
 }
 
-pub fn testing_sources(mirror: &str) -> String {
-    format!(
-        "# Written by dockpoint (--criu-source debian-testing): Debian testing, for CRIU only\n\
-         # (see {}). Remove both files and run apt-get update to undo.\n\
-         Types: deb\nURIs: {mirror}\nSuites: testing\nComponents: main\n\
-         Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
-        TESTING_PIN
-    )
+/// Fetch a small file with `apt-helper download-file` into a private temp
+/// directory of the machine.
+fn download(host: &Host, url: &str) -> Result<Vec<u8>> {
+    let tmp = tempfile::Builder::new()
+        .prefix("dockpoint-fetch-")
+        .tempdir()
+        .context("cannot create a temp directory for the download")?;
+    let dest = tmp.path().join("file");
+    let dest_s = dest.display().to_string();
+    let out = host.run(
+        &crate::runner::Cmd::new(
+            APT_HELPER,
+            &[
+                "-oAPT::Sandbox::User=root",
+                "download-file",
+                url,
+                dest_s.as_str(),
+            ],
+        )
+        .env("LC_ALL", "C")
+        .timeout(Duration::from_secs(120)),
+    )?;
+    if !out.success() {
+        let why = out
+            .stderr
+            .lines()
+            .chain(out.stdout.lines())
+            .find(|l| l.starts_with("E: Failed to fetch") || l.contains("  404"))
+            .unwrap_or_else(|| out.tail(3).leak())
+            .trim()
+            .to_string();
+        bail!("could not fetch {url}: {why}");
+    }
+    let mut b = Vec::new();
+    std::fs::File::open(&dest)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 1 << 20), &mut b))
+        .with_context(|| format!("reading what was fetched from {url}"))?;
+    Ok(b)
 }
 
-pub fn testing_pin() -> String {
-    format!(
-        "# Written by dockpoint (--criu-source debian-testing): admit only CRIU and its own\n\
-         # libraries from Debian testing; nothing else from testing is ever installed.\n\
-         Package: *\nPin: release a=testing\nPin-Priority: -10\n\n\
-         Package: {}\nPin: release a=testing\nPin-Priority: 600\n",
-        TESTING_ALLOWED.join(" ")
-    )
+pub const APT_HELPER: &str = "/usr/lib/apt/apt-helper";
+
+/// The apt options that read only `sources_file` (and keep the other
+/// lists): how one source is updated without touching the others.
+pub fn only_source(sources_file: &str, empty_dir: &str) -> Vec<String> {
+    vec![
+        format!("-oDir::Etc::SourceList={sources_file}"),
+        format!("-oDir::Etc::SourceParts={empty_dir}"),
+        "-oAPT::Get::List-Cleanup=0".into(),
+    ]
 }
 
-/// Simulate installing CRIU from Debian testing in a private copy of apt's
+/// Simulate installing CRIU from `chosen` in a private copy of apt's
 /// state, in a temp directory of the machine that is removed afterwards:
 /// the host's apt configuration, lists and logs are not touched (a dry run
-/// writes nothing on the host). Live hosts only.
-fn simulate(host: &crate::host::Host, mirror: &str, progress: &Progress) -> Result<Vec<Inst>> {
+/// writes nothing on the host). Only the new source is fetched. Live hosts.
+fn simulate(host: &Host, chosen: &Chosen, key: Option<&[u8]>, progress: &Progress) -> Result<Sim> {
+    let row = chosen.row();
     let tmp = tempfile::Builder::new()
         .prefix("dockpoint-apt-sim-")
         .tempdir()
         .context("cannot create a temp directory for the apt simulation")?;
     let t = tmp.path();
     for d in [
-        "sources.list.d",
-        "preferences.d",
+        "parts",
+        "prefs",
+        "prefs-wide",
+        "only",
+        "empty",
         "lists/partial",
         "cache/archives/partial",
     ] {
         std::fs::create_dir_all(t.join(d))?;
     }
+    let ours = format!("dockpoint-criu-{}", row.stem);
     let copy_dir = |from: &str, to: &Path| {
         for name in host.fs.read_dir(from).unwrap_or_default() {
+            if name.starts_with(&ours) {
+                continue;
+            }
             let src = format!("{from}/{name}");
             if let Ok(Some(mut f)) = host.fs.open_file(&src)
                 && let Ok(mut out) = std::fs::File::create(to.join(&name))
@@ -170,96 +367,176 @@ fn simulate(host: &crate::host::Host, mirror: &str, progress: &Progress) -> Resu
             }
         }
     };
-    copy_dir("/etc/apt/sources.list.d", &t.join("sources.list.d"));
-    copy_dir("/etc/apt/preferences.d", &t.join("preferences.d"));
+    copy_dir("/etc/apt/sources.list.d", &t.join("parts"));
+    copy_dir("/etc/apt/preferences.d", &t.join("prefs"));
+    copy_dir("/etc/apt/preferences.d", &t.join("prefs-wide"));
     copy_dir("/var/lib/apt/lists", &t.join("lists"));
-    std::fs::write(
-        t.join("sources.list.d/dockpoint-criu-testing.sources"),
-        testing_sources(mirror),
-    )?;
-    std::fs::write(
-        t.join("preferences.d/dockpoint-criu-testing"),
-        testing_pin(),
-    )?;
+    let before: std::collections::BTreeSet<String> = names(&t.join("lists"));
     let p = |s: &Path| s.display().to_string();
-    let opts = [
-        format!("-oDir::Etc::SourceParts={}", p(&t.join("sources.list.d"))),
-        format!(
-            "-oDir::Etc::PreferencesParts={}",
-            p(&t.join("preferences.d"))
-        ),
+    let signed_by = match key {
+        Some(k) => {
+            std::fs::write(t.join("key.gpg"), k)?;
+            p(&t.join("key.gpg"))
+        }
+        None => chosen.signed_by(),
+    };
+    let text = chosen.sources_text(&signed_by);
+    let only_file = t.join("only").join(format!("{ours}.sources"));
+    std::fs::write(&only_file, &text)?;
+    std::fs::write(t.join("parts").join(format!("{ours}.sources")), &text)?;
+    let common = [
         format!("-oDir::State::Lists={}", p(&t.join("lists"))),
         format!("-oDir::Cache={}", p(&t.join("cache"))),
         "-oDebug::NoLocking=1".into(),
+        "-oAPT::Sandbox::User=root".into(),
     ];
-    let o: Vec<&str> = opts.iter().map(String::as_str).collect();
     let mut log = apt::Log::memory();
-    let upd = apt::run_logged(
-        host,
-        &[&o[..], &["update"]].concat(),
-        Duration::from_secs(300),
-        &mut log,
-        progress,
-    )?;
-    if !upd.success() {
+    progress.phase(&format!("reading {}", chosen.describe()));
+    let upd_opts: Vec<String> = [
+        &common[..],
+        &only_source(&p(&only_file), &p(&t.join("empty"))),
+    ]
+    .concat();
+    let upd: Vec<&str> = upd_opts
+        .iter()
+        .map(String::as_str)
+        .chain(["update"])
+        .collect();
+    let up = apt::run_logged(host, &upd, Duration::from_secs(300), &mut log, progress)?;
+    // apt-get update exits 0 on some signature trouble: its E:/W: lines say.
+    let trouble = up
+        .stdout
+        .lines()
+        .chain(up.stderr.lines())
+        .filter(|l| {
+            l.starts_with("E:")
+                || l.starts_with("Err:")
+                || l.contains("NO_PUBKEY")
+                || l.contains("not signed")
+                || l.contains("signatures couldn't be verified")
+                || l.contains("EXPKEYSIG")
+                || l.contains("BADSIG")
+        })
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    if !up.success() || !trouble.is_empty() {
+        let sig = trouble.iter().any(|l| {
+            l.contains("NO_PUBKEY")
+                || l.contains("signature")
+                || l.contains("not signed")
+                || l.contains("BADSIG")
+        });
         bail!(
-            "could not read Debian testing from {mirror} (apt-get update failed):\n{}",
-            upd.tail(5)
+            "apt could not read {}{}:
+  {}
+refused, nothing was changed",
+            chosen.describe(),
+            if sig {
+                " with the key given (the repository is signed by another key, or not signed)"
+            } else {
+                ""
+            },
+            if trouble.is_empty() {
+                up.tail(5)
+            } else {
+                trouble.join(
+                    "
+  ",
+                )
+            }
         );
     }
-    progress.phase("simulating apt-get install criu from testing");
-    let sim = apt::run_logged(
-        host,
-        &[&o[..], TESTING_INSTALL].concat(),
-        Duration::from_secs(120),
-        &mut log,
-        progress,
-    )?;
+    let pin = match row.pin_by {
+        PinBy::Suite(s) => format!("release a={s}"),
+        PinBy::Release => {
+            let release = names(&t.join("lists"))
+                .difference(&before)
+                .filter(|n| n.ends_with("_InRelease") || n.ends_with("_Release"))
+                .find_map(|n| std::fs::read_to_string(t.join("lists").join(n)).ok());
+            release
+                .as_deref()
+                .and_then(sources::pin_release)
+                .or_else(|| uri_host(&chosen.uri).map(|h| format!("origin \"{h}\"")))
+                .context("the repository's Release file names nothing to pin it by")?
+        }
+    };
+    let pin_text = sources::pin_text(chosen.name, &pin);
+    std::fs::write(t.join("prefs").join(&ours), &pin_text)?;
+    let sim_opts = |prefs: &str| -> Vec<String> {
+        let mut v = common.to_vec();
+        v.push(format!("-oDir::Etc::SourceParts={}", p(&t.join("parts"))));
+        v.push(format!(
+            "-oDir::Etc::PreferencesParts={}",
+            p(&t.join(prefs))
+        ));
+        v.extend(
+            ["-s", "--no-install-recommends", "install", "criu"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        v
+    };
+    progress.phase("simulating apt-get install criu");
+    let o = sim_opts("prefs");
+    let args: Vec<&str> = o.iter().map(String::as_str).collect();
+    let sim = apt::run_logged(host, &args, Duration::from_secs(120), &mut log, progress)?;
     let inst = apt::parse_sim(&sim.stdout);
-    // Ordinary dependencies from the host's own release are fine; from
-    // testing only CRIU and its own libraries may come.
-    let outside: Vec<&Inst> = inst
+    let from_source = inst
         .iter()
-        .filter(|i| from_testing_not_allowed(i))
-        .collect();
-    if sim.success() && outside.is_empty() {
-        return Ok(inst);
+        .find(|i| i.package == "criu")
+        .map(|i| i.release.clone());
+    if sim.success()
+        && let Some(rel) = &from_source
+    {
+        let outside: Vec<String> = inst
+            .iter()
+            .filter(|i| i.release == *rel && !row.allowed.contains(&i.package.as_str()))
+            .map(|i| i.package.clone())
+            .collect();
+        if outside.is_empty() {
+            return Ok(Sim {
+                installs: inst,
+                pin: pin_text,
+            });
+        }
+        bail!(
+            "CRIU from {} would also bring {} from it; refused, nothing was changed",
+            row.what,
+            outside.join(", ")
+        );
     }
-    // Say what CRIU from testing would really need.
-    let wide = apt::run_logged(
-        host,
-        &[
-            &o[..],
-            &[
-                "-s",
-                "-t",
-                "testing",
-                "--no-install-recommends",
-                "install",
-                "criu",
-            ],
-        ]
-        .concat(),
-        Duration::from_secs(120),
-        &mut log,
-        progress,
-    )?;
+    // Say what CRIU from this source would really need: apt's unmet
+    // dependencies under the pin, and what it would bring without the pin.
+    let unmet = unmet_dependencies(&format!(
+        "{}
+{}",
+        sim.stdout, sim.stderr
+    ));
+    let o = sim_opts("prefs-wide");
+    let args: Vec<&str> = o.iter().map(String::as_str).collect();
+    let wide = apt::run_logged(host, &args, Duration::from_secs(120), &mut log, progress)?;
     let needs: Vec<String> = apt::parse_sim(&wide.stdout)
         .into_iter()
-        .filter(from_testing_not_allowed)
-        .map(|i| match i.from {
-            Some(f) => format!("{} {f} -> {}", i.package, i.to),
-            None => format!("{} {} (new)", i.package, i.to),
-        })
+        .filter(|i| !row.allowed.contains(&i.package.as_str()) && i.from.is_some())
+        .map(|i| format!("{} {} -> {}", i.package, i.from.unwrap_or_default(), i.to))
         .collect();
-    let libc = needs.iter().any(|n| n.starts_with("libc6 "));
-    bail!(
-        "CRIU from Debian testing would also upgrade {} on this host{}; refused, nothing was changed",
-        if needs.is_empty() {
+    let what = if !needs.is_empty() {
+        format!("would also upgrade {}", needs.join(", "))
+    } else if !unmet.is_empty() {
+        format!("needs {}", unmet.join("; "))
+    } else if from_source.is_none() && sim.success() {
+        "has no criu package for this host".to_string()
+    } else {
+        format!(
+            "cannot be installed:
+{}",
             sim.tail(4)
-        } else {
-            needs.join(", ")
-        },
+        )
+    };
+    let libc = what.contains("libc6 ");
+    bail!(
+        "CRIU from {} {what}; refused, nothing was changed{}",
+        row.what,
         if libc {
             " (a new C library under every program: not something a CRIU install should do)"
         } else {
@@ -268,31 +545,70 @@ fn simulate(host: &crate::host::Host, mirror: &str, progress: &Progress) -> Resu
     )
 }
 
+/// `criu : Depends: libc6 (>= 2.38) but 2.36-9 is to be installed` lines.
+fn unmet_dependencies(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut on = false;
+    for l in text.lines() {
+        if l.starts_with("The following packages have unmet dependencies") {
+            on = true;
+            continue;
+        }
+        if !on {
+            continue;
+        }
+        let t = l.trim();
+        if t.is_empty() || t.starts_with("E:") {
+            break;
+        }
+        let dep = t.split_once(" : ").map_or(t, |(_, r)| r).trim();
+        out.push(dep.to_string());
+    }
+    out
+}
+
+fn names(dir: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn uri_host(uri: &str) -> Option<String> {
+    let rest = uri.split_once("://")?.1;
+    let host = rest.split(['/', ':']).next()?;
+    (!host.is_empty()).then(|| host.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_pin_admits_only_criu_and_its_libraries() {
-        let pin = testing_pin();
-        assert!(pin.contains("Pin-Priority: -10"));
-        assert!(pin.contains("Package: criu libcompel1 libnet9 libnl-3-200"));
-        let libc = Inst {
-            package: "libc6".into(),
-            from: Some("2.36".into()),
-            to: "2.41".into(),
-            release: "Debian:testing".into(),
-        };
-        assert!(from_testing_not_allowed(&libc));
-        let criu = Inst {
-            package: "criu".into(),
-            ..libc.clone()
-        };
-        assert!(!from_testing_not_allowed(&criu));
-        let stable = Inst {
-            release: "Debian:13.2/stable".into(),
-            ..libc
-        };
-        assert!(!from_testing_not_allowed(&stable));
+    fn unmet_dependencies_are_named() {
+        let out = "Some packages could not be installed.\nThe following packages have unmet dependencies:\n criu : Depends: libc6 (>= 2.38) but 2.36-9+deb12u14 is to be installed\n        Depends: libnet9 but it is not installable\nE: Unable to correct problems, you have held broken packages.\n";
+        assert_eq!(
+            unmet_dependencies(out),
+            vec![
+                "Depends: libc6 (>= 2.38) but 2.36-9+deb12u14 is to be installed",
+                "Depends: libnet9 but it is not installable"
+            ]
+        );
+        assert!(unmet_dependencies("Inst criu (4.2.1-1 x [amd64])\n").is_empty());
+    }
+
+    #[test]
+    fn a_single_source_update_reads_only_its_file() {
+        let o = only_source("/t/only/a.sources", "/t/empty");
+        assert!(o.contains(&"-oDir::Etc::SourceList=/t/only/a.sources".to_string()));
+        assert!(o.contains(&"-oDir::Etc::SourceParts=/t/empty".to_string()));
+        assert!(o.contains(&"-oAPT::Get::List-Cleanup=0".to_string()));
+        assert_eq!(
+            uri_host("http://127.0.0.1:8080/x/").as_deref(),
+            Some("127.0.0.1")
+        );
     }
 }

@@ -23,7 +23,8 @@ pub use plan::{
 };
 pub use steps::STEPS;
 
-use crate::cli::{CriuSourceArg, Format, SetupArgs};
+use crate::cli::{Format, SetupArgs};
+use crate::criu_sources::{Name, UrlSpec};
 use crate::exit::Exit;
 use crate::fsio;
 use crate::host::{Host, SystemRunner, Term};
@@ -136,17 +137,58 @@ struct JsonReport<'a> {
 /// Check the flags before anything is observed: usage errors exit 2.
 fn flags_from(args: &SetupArgs) -> Result<Flags, String> {
     let criu_options = crate::runc_conf::parse_all(&args.criu_option)?;
+    let (criu_source, explicit_distro, criu_url) = criu_source_from(args.criu_source.as_deref())?;
     Ok(Flags {
         criu_options,
         repair_runc: args.repair,
         repair_daemon: args.repair,
         no_install: args.no_install,
         no_restart: args.no_restart,
-        criu_source: match args.criu_source {
-            None | Some(CriuSourceArg::Distro) => CriuSource::Distro,
-            Some(CriuSourceArg::DebianTesting) => CriuSource::DebianTesting,
-        },
-        install_anyway: args.criu_source == Some(CriuSourceArg::Distro),
+        criu_source,
+        install_anyway: explicit_distro,
+        criu_base: args.criu_base.clone(),
+        criu_url,
+        criu_key: args.criu_key.clone(),
+        remove_sources: args.remove_criu_source,
+    })
+}
+
+/// `--criu-source SOURCE [SUITE COMPONENT...]`: the source, whether the
+/// distro was asked for explicitly, and a URL source's repository.
+fn criu_source_from(
+    values: Option<&[String]>,
+) -> Result<(CriuSource, bool, Option<UrlSpec>), String> {
+    let Some((first, rest)) = values.and_then(|v| v.split_first()) else {
+        return Ok((CriuSource::Distro, false, None));
+    };
+    let name = match first.as_str() {
+        "distro" => None,
+        "debian-testing" => Some(Name::DebianTesting),
+        "obs" => Some(Name::Obs),
+        "ppa" => Some(Name::Ppa),
+        u if u.starts_with("http://") || u.starts_with("https://") => {
+            let url = UrlSpec {
+                uri: u.to_string(),
+                suite: rest.first().cloned().unwrap_or_else(|| "/".into()),
+                components: rest.iter().skip(1).cloned().collect(),
+            };
+            return Ok((CriuSource::Source(Name::Url), false, Some(url)));
+        }
+        other => {
+            return Err(format!(
+                "--criu-source {other}: expected distro, debian-testing, obs, ppa, or an http(s) URL of a deb repository followed by its SUITE and COMPONENT"
+            ));
+        }
+    };
+    if !rest.is_empty() {
+        return Err(format!(
+            "--criu-source {first} takes no further values (got {}); SUITE and COMPONENT are for a URL source",
+            rest.join(" ")
+        ));
+    }
+    Ok(match name {
+        None => (CriuSource::Distro, true, None),
+        Some(n) => (CriuSource::Source(n), false, None),
     })
 }
 
@@ -212,14 +254,13 @@ pub fn run(args: &SetupArgs) -> Exit {
     if interactive && view::ask_repairs(&planned, &mut flags) {
         planned = plan(&facts, &flags);
     }
-    if interactive && view::ask_testing(&planned, &mut flags) {
-        facts.testing = facts::simulate_testing(&obs, &facts);
-        planned = plan(&facts, &flags);
-    }
-    if interactive && view::ask_anyway(&planned, &mut flags) {
-        planned = plan(&facts, &flags);
-    }
     view::print_plan(json, &planned, args.dry_run);
+    // The plan first, then which CRIU (when the one planned cannot do it).
+    if interactive && view::ask_criu(&planned, &mut flags) {
+        facts.source = facts::observe_source(&obs, &facts, &flags);
+        planned = plan(&facts, &flags);
+        view::print_plan(json, &planned, args.dry_run);
+    }
     let will_change = planned.iter().any(|s| s.action.is_some());
     if !args.dry_run {
         let proceed = !will_change || !interactive || view::confirm(&mut planned);
@@ -294,5 +335,50 @@ fn finish(
         Exit::Failed
     } else {
         Exit::Ok
+    }
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::*;
+
+    fn v(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn criu_source_values_are_read_or_refused_with_the_forms() {
+        assert_eq!(
+            criu_source_from(None).unwrap(),
+            (CriuSource::Distro, false, None)
+        );
+        assert_eq!(
+            criu_source_from(Some(&v(&["distro"]))).unwrap(),
+            (CriuSource::Distro, true, None)
+        );
+        assert_eq!(
+            criu_source_from(Some(&v(&["obs"]))).unwrap().0,
+            CriuSource::Source(Name::Obs)
+        );
+        let (s, _, url) =
+            criu_source_from(Some(&v(&["https://m.example/criu", "trixie", "main"]))).unwrap();
+        assert_eq!(s, CriuSource::Source(Name::Url));
+        assert_eq!(
+            url,
+            Some(UrlSpec {
+                uri: "https://m.example/criu".into(),
+                suite: "trixie".into(),
+                components: vec!["main".into()],
+            })
+        );
+        let flat = criu_source_from(Some(&v(&["http://127.0.0.1:8080/r/"])))
+            .unwrap()
+            .2
+            .unwrap();
+        assert_eq!(flat.suite, "/");
+        let e = criu_source_from(Some(&v(&["obs", "trixie"]))).unwrap_err();
+        assert!(e.contains("takes no further values"), "{e}");
+        let e = criu_source_from(Some(&v(&["testing"]))).unwrap_err();
+        assert!(e.contains("debian-testing, obs, ppa"), "{e}");
     }
 }

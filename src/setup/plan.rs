@@ -75,8 +75,25 @@ pub enum Install {
     /// checked against the version policy then, and not installed when it
     /// cannot do the job (unless `anyway`).
     Apt { update_first: bool, anyway: bool },
-    /// Through the Debian testing pin (already simulated).
-    Testing { mirror: String },
+    /// From one of dockpoint's CRIU sources (already simulated): its key,
+    /// `.sources` file and pin are written, only it is updated, then CRIU
+    /// is installed without recommends.
+    Source(SourceInstall),
+    /// Undo: purge the packages dockpoint installed from its sources, then
+    /// remove the sources' files.
+    RemoveSources(Vec<crate::setup::facts::Present>),
+}
+
+/// A source install, planned from the simulation.
+#[derive(Debug, Clone)]
+pub struct SourceInstall {
+    pub chosen: crate::criu_sources::Chosen,
+    /// The binary key to store (None: a keyring already on the host).
+    pub key: Option<Vec<u8>>,
+    /// The pin file's text.
+    pub pin: String,
+    /// The packages the simulation installs new (recorded for the undo).
+    pub new_packages: Vec<String>,
 }
 
 /// How docker is restarted: the command, through the init system that runs it.
@@ -130,9 +147,9 @@ pub struct PlannedStep {
     /// What a confirmed repair would do (files dockpoint refused to edit).
     #[serde(skip)]
     pub repair: Option<String>,
-    /// Offer CRIU from Debian testing interactively.
+    /// The CRIU sources to offer interactively (usable as given).
     #[serde(skip)]
-    pub offer_testing: bool,
+    pub offer_sources: Vec<crate::criu_sources::Name>,
     /// The distro's CRIU was refused by the version policy: offer to
     /// install it anyway, interactively.
     #[serde(skip)]
@@ -158,7 +175,7 @@ impl PlannedStep {
             log: None,
             warnings: Vec::new(),
             repair: None,
-            offer_testing: false,
+            offer_sources: Vec::new(),
             offer_anyway: false,
             written: None,
             action: None,
@@ -176,7 +193,8 @@ impl PlannedStep {
 pub enum CriuSource {
     #[default]
     Distro,
-    DebianTesting,
+    /// One of [`crate::criu_sources::ROWS`].
+    Source(crate::criu_sources::Name),
 }
 
 /// What the operator asked for: the flags, and the answers to prompts.
@@ -192,6 +210,24 @@ pub struct Flags {
     /// cannot do the whole job here (an explicit `--criu-source distro`, or
     /// "install anyway" answered at the prompt).
     pub install_anyway: bool,
+    /// `--criu-base URL`: the download server of the OBS project or the PPA.
+    pub criu_base: Option<String>,
+    /// `--criu-source URL SUITE COMPONENT...`.
+    pub criu_url: Option<crate::criu_sources::UrlSpec>,
+    /// `--criu-key FILE|URL`.
+    pub criu_key: Option<String>,
+    /// `--remove-criu-source`: undo dockpoint's CRIU sources.
+    pub remove_sources: bool,
+}
+
+impl Flags {
+    /// The source asked for, if not the distro's.
+    pub fn source(&self) -> Option<crate::criu_sources::Name> {
+        match self.criu_source {
+            CriuSource::Source(n) => Some(n),
+            CriuSource::Distro => None,
+        }
+    }
 }
 
 impl Flags {

@@ -214,49 +214,52 @@ pub fn ask_repairs(steps: &[PlannedStep], flags: &mut Flags) -> bool {
     any
 }
 
-/// Offer CRIU from Debian testing when the distro's cannot do the job here.
-pub fn ask_testing(steps: &[PlannedStep], flags: &mut Flags) -> bool {
-    if flags.criu_source == CriuSource::DebianTesting
-        || !steps
-            .iter()
-            .any(|s| s.id == StepId::CriuInstall && s.offer_testing)
-    {
-        return false;
-    }
-    crate::ui::eline(&format!(
-        "{} criu-install: the distro's CRIU cannot do the whole job on this kernel (see the plan).",
-        symbol(Status::Manual)
-    ));
-    let yes = ui::ask_yes_no(
-        "Install CRIU from Debian testing instead (an apt pin admitting only CRIU and its own libraries; simulated first)?",
-        false,
-    );
-    if yes {
-        flags.criu_source = CriuSource::DebianTesting;
-    }
-    yes
-}
-
-/// Offer the distro's CRIU that the version policy refused (default no).
-pub fn ask_anyway(steps: &[PlannedStep], flags: &mut Flags) -> bool {
+/// After the plan: when the CRIU planned cannot do the job here, ask where
+/// CRIU should come from instead: the sources that serve this host, the
+/// distro's anyway, or nothing (the default). True: the plan must be redone.
+pub fn ask_criu(steps: &[PlannedStep], flags: &mut Flags) -> bool {
     let Some(s) = steps
         .iter()
-        .find(|s| s.id == StepId::CriuInstall && s.offer_anyway)
+        .find(|s| s.id == StepId::CriuInstall && (!s.offer_sources.is_empty() || s.offer_anyway))
     else {
         return false;
     };
-    if flags.install_anyway {
+    let mut labels: Vec<String> = s
+        .offer_sources
+        .iter()
+        .map(|n| {
+            let r = crate::criu_sources::row(*n);
+            format!(
+                "CRIU from {} (--criu-source {}; simulated first)",
+                r.what, r.flag
+            )
+        })
+        .collect();
+    let anyway = s.offer_anyway && !flags.install_anyway;
+    if anyway {
+        labels.push(format!(
+            "The distro's CRIU {} anyway (it cannot do the whole job on this kernel)",
+            s.version.clone().unwrap_or_default()
+        ));
+    }
+    if labels.is_empty() {
         return false;
     }
-    let v = s.version.clone().unwrap_or_default();
-    let yes = ui::ask_yes_no(
-        &format!(
-            "Install the distro's CRIU {v} anyway? It cannot do the whole job on this kernel (see the plan)"
-        ),
-        false,
-    );
-    flags.install_anyway = yes;
-    yes
+    labels.push("Leave CRIU as it is".into());
+    let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let last = refs.len() - 1;
+    let pick = ui::menu("criu-install: where should CRIU come from?", &refs, last);
+    match pick {
+        Some(i) if i < s.offer_sources.len() => {
+            flags.criu_source = CriuSource::Source(s.offer_sources[i]);
+            true
+        }
+        Some(i) if anyway && i == s.offer_sources.len() => {
+            flags.install_anyway = true;
+            true
+        }
+        _ => false,
+    }
 }
 
 /// One line about the docker daemon that was found.
