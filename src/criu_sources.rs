@@ -65,7 +65,11 @@ pub struct Row {
     pub pin_by: PinBy,
 }
 
-/// CRIU's own packages, in the names Debian and Ubuntu use.
+/// CRIU's own packages, in the names Debian and Ubuntu use, and the
+/// libraries it links that a newer CRIU may need newer (Debian testing's
+/// CRIU on Debian 13 takes libnet9 and libnl-3-200 >= 3.11 with it).
+/// Nothing else (no C library, no iproute2 it recommends) ever comes from a
+/// CRIU source.
 const CRIU_PACKAGES: &[&str] = &[
     "criu",
     "crit",
@@ -73,6 +77,9 @@ const CRIU_PACKAGES: &[&str] = &[
     "libcriu2",
     "libcompel1",
     "python3-pycriu",
+    "libnet9",
+    "libnl-3-200",
+    "libprotobuf-c1",
 ];
 
 /// Debian testing's CRIU declares `libc6 (>= 2.38)`: a host with an older C
@@ -121,16 +128,7 @@ pub const ROWS: &[Row] = &[
         what: "Debian testing, through a pin admitting only CRIU and its own libraries",
         key: KeyFrom::Keyring(DEBIAN_ARCHIVE_KEYRING),
         fingerprint: None,
-        allowed: &[
-            "criu",
-            "crit",
-            "criu-ns",
-            "libcriu2",
-            "libcompel1",
-            "python3-pycriu",
-            "libnet9",
-            "libnl-3-200",
-        ],
+        allowed: CRIU_PACKAGES,
         needs_base: false,
         pin_by: PinBy::Suite("testing"),
     },

@@ -587,6 +587,60 @@ fn uri_host(uri: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    use crate::host::Term;
+    use crate::runner::RecordingRunner;
+
+    fn host_with(files: &[(&str, &[u8])]) -> (tempfile::TempDir, Host) {
+        let d = tempfile::tempdir().unwrap();
+        for (p, b) in files {
+            let at = d.path().join(p.trim_start_matches('/'));
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::fs::write(at, b).unwrap();
+        }
+        let h = Host::new(
+            Some(d.path().to_path_buf()),
+            Box::new(RecordingRunner::default()),
+            Term::plain(),
+        )
+        .unwrap();
+        (d, h)
+    }
+
+    const KEY: &[u8] = include_bytes!("../../tests/fixtures/openpgp/throwaway.asc");
+
+    #[test]
+    fn a_key_that_is_not_the_published_one_is_refused() {
+        let (_d, h) = host_with(&[("/root/k.asc", KEY), ("/root/bad.asc", b"<html>")]);
+        let p = Progress::start(&h.term, "t");
+        let file = |s: &str| KeyRef::File(s.into());
+        let e = read_key(&h, &file("/root/k.asc"), Some(sources::PPA_FINGERPRINT), &p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("not the source's published key 4E2A 4871"),
+            "{e}"
+        );
+        assert!(e.contains("3E6C 36EE"), "names what it read: {e}");
+        let k = read_key(&h, &file("/root/k.asc"), None, &p).unwrap();
+        assert_eq!(
+            k.fingerprints,
+            vec!["3E6C36EEF8867B65B90D2F1C3F8C75220C246CF5"]
+        );
+        let e = format!(
+            "{:#}",
+            read_key(&h, &file("/root/bad.asc"), None, &p).unwrap_err()
+        );
+        assert!(
+            e.contains("/root/bad.asc") && e.contains("not OpenPGP"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            read_key(&h, &file("/root/none.asc"), None, &p).unwrap_err()
+        );
+        assert!(e.contains("no such file"), "{e}");
+    }
+
     #[test]
     fn unmet_dependencies_are_named() {
         let out = "Some packages could not be installed.\nThe following packages have unmet dependencies:\n criu : Depends: libc6 (>= 2.38) but 2.36-9+deb12u14 is to be installed\n        Depends: libnet9 but it is not installable\nE: Unable to correct problems, you have held broken packages.\n";
