@@ -182,11 +182,19 @@ fn plan_apt(
         update_first,
         anyway: flags.install_anyway,
     }));
-    let c = candidate
-        .clone()
-        .unwrap_or_else(|| "(after apt-get update)".into());
-    s.message = format!("install CRIU {c} with apt-get install criu");
-    if let Some(v) = candidate.as_deref().and_then(Version::parse) {
+    s.message = match &candidate {
+        Some(c) if !update_first => {
+            format!("install CRIU {c} with apt-get install criu (apt's lists are there: no apt-get update)")
+        }
+        Some(c) => format!(
+            "apt-get update first (apt has no package lists yet), then install CRIU {c} with apt-get install criu"
+        ),
+        None => "apt-get update first (apt has no package lists yet), then install the CRIU it offers with apt-get install criu, if the version policy lets it through".into(),
+    };
+    if let Some((c, v)) = candidate
+        .as_deref()
+        .and_then(|c| Version::parse(c).map(|v| (c, v)))
+    {
         s.version = Some(v.to_string());
         if let Some(reason) = f.verdict(v).reason() {
             s.offer_sources = usable_sources(f, flags);
@@ -268,7 +276,7 @@ fn plan_source(f: &Facts, flags: &Flags, mut s: PlannedStep, name: Name) -> Plan
     }
     s.status = Status::Changed;
     s.message = format!(
-        "install CRIU {} from {} ({}){}; writes {}; the pin admits only {} from it; it pulls: {}",
+        "install CRIU {} from {} ({}){}; writes {}; the pin admits only {} from it; apt-get update of that source only, then it pulls: {}",
         criu.map_or("?", |i| i.to.as_str()),
         row.what,
         chosen.describe(),
@@ -821,6 +829,7 @@ mod tests {
         let s = plan(&f, &Flags::default());
         assert_eq!(s.status, Status::Changed, "{}", s.message);
         assert!(!s.message.contains("warning"), "{}", s.message);
+        assert!(s.message.contains("no apt-get update"), "{}", s.message);
         assert!(matches!(
             s.action,
             Some(Action::Install(Install::Apt {
@@ -835,6 +844,11 @@ mod tests {
         let mut f = facts(DEBIAN);
         f.apt = apt(None, false);
         let s = plan(&f, &Flags::default());
+        assert!(
+            s.message.starts_with("apt-get update first"),
+            "{}",
+            s.message
+        );
         assert!(matches!(
             s.action,
             Some(Action::Install(Install::Apt {
