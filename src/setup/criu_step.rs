@@ -225,7 +225,10 @@ fn indent(text: &str, n: usize) -> String {
 
 fn plan_source(f: &Facts, flags: &Flags, mut s: PlannedStep, name: Name) -> PlannedStep {
     let row = sources::row(name);
-    s.method = Some(row.flag);
+    s.method = Some(match name {
+        Name::Url => "url",
+        _ => row.flag,
+    });
     let refuse = |mut s: PlannedStep, why: &str| {
         s.offer_sources = usable_sources(f, flags);
         s.instructions = Some(instructions(f, None));
