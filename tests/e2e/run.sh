@@ -339,7 +339,7 @@ case_d13_criu_sources() {
     # Signed by another key than the one given: refused, nothing changed.
     local jw=$E2E_WORK/$CASE-wrongkey.json
     sum0=$(state_sum)
-    rc=$(dockpoint_json "$jw" --criu-source "$CRIU_REPO_URL/wrongkey/ /" --criu-key /opt/e2e/key1.asc)
+    rc=$(dockpoint_json "$jw" --criu-source "$CRIU_REPO_URL/wrongkey/" / --criu-key /opt/e2e/key1.asc)
     expect_eq "$rc" 1 "exit code with the wrong key"
     expect_eq "$(step "$jw" criu-install status)" failed "criu-install with the wrong key"
     expect_match "$(step "$jw" criu-install message)" 'signature|signed|NO_PUBKEY|missing key' "criu-install message with the wrong key"
@@ -349,7 +349,7 @@ case_d13_criu_sources() {
     # A repository whose criu would upgrade libc: refused, libc6 named, nothing changed.
     local jl=$E2E_WORK/$CASE-libc.json
     sum0=$(state_sum)
-    rc=$(dockpoint_json "$jl" --criu-source "$CRIU_REPO_URL/libc/ /" --criu-key /opt/e2e/key1.asc)
+    rc=$(dockpoint_json "$jl" --criu-source "$CRIU_REPO_URL/libc/" / --criu-key /opt/e2e/key1.asc)
     expect_eq "$rc" 1 "exit code with the libc repository"
     expect_eq "$(step "$jl" criu-install status)" failed "criu-install with the libc repository"
     expect_in "$(step "$jl" criu-install message)" libc6 "criu-install message with the libc repository"
@@ -385,6 +385,7 @@ case_d12_sysv() {
     expect_eq "$(step "$E2E_WORK/$CASE-obs.json" criu-install status)" failed "criu-install with obs on Debian 12"
     expect_in "$(step "$E2E_WORK/$CASE-obs.json" criu-install message)" "Debian_12"
     expect_in "$(step "$E2E_WORK/$CASE-obs.json" criu-install message)" "404"
+    expect_not_in "$(step "$E2E_WORK/$CASE-obs.json" criu-install message)" "--criu-source debian-testing" "the ways offered on Debian 12 after obs"
     expect_eq "$(state_sum)" "$sum0" "files after the refused obs source"
     no_criu_source_files
     log "obs on Debian 12 took $((SECONDS - t0)) s"
