@@ -219,8 +219,10 @@ stop_host() {
         local i; for i in $(seq 1 100); do [ -d "/proc/$HOST_PID" ] || break; sleep 0.1; done
         [ -d "/proc/$HOST_PID" ] && { log "$HOST_NAME did not stop; killing its PID 1"; kill -KILL "$HOST_PID" 2>/dev/null || true; sleep 0.3; }
     fi
-    local p; for p in ${BRIDGE_PIDS:-}; do kill "$p" 2>/dev/null || true; done
-    BRIDGE_PIDS=
+    # The apt bridge, and any server a case started in the host's network
+    # namespace (HOST_EXTRA_PIDS, e.g. the CRIU test repository).
+    local p; for p in ${BRIDGE_PIDS:-} ${HOST_EXTRA_PIDS:-}; do kill "$p" 2>/dev/null || true; done
+    BRIDGE_PIDS= HOST_EXTRA_PIDS=
     cg_remove "$HOST_CG"
     rm -f "$E2E_WORK/apt-$HOST_NAME.sock"
     HOST_PID=

@@ -2,14 +2,18 @@
 # End-to-end tests of dockpoint on real Debian hosts booted on this machine
 # (see lib.sh): real systemd or SysV init, real dockerd, real apt, real CRIU,
 # real `docker checkpoint create`. Usage: tests/e2e/run.sh [CASE...]
-# Needs root, debootstrap and socat. Roots are cached in $E2E_CACHE.
+# Needs root, debootstrap, socat, gpg and apt-ftparchive (apt-utils). Roots
+# and the CRIU test repositories (criu-repo.sh) are cached in $E2E_CACHE.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/criu-repo.sh"
 REPO=$(cd "$E2E_HERE/../.." && pwd)
 CAPTURE=$E2E_WORK/captured
 
 [ "$(id -u)" = 0 ] || die "the e2e tests need root"
-for t in debootstrap socat unshare nsenter sysctl; do command -v "$t" >/dev/null || die "missing $t (apt-get install debootstrap socat)"; done
+for t in debootstrap socat unshare nsenter sysctl gpg gpgconf apt-ftparchive dpkg-deb; do
+    command -v "$t" >/dev/null || die "missing $t (apt-get install debootstrap socat gnupg apt-utils)"
+done
 mkdir -p "$E2E_WORK" "$E2E_LOG" "$CAPTURE"
 : > "$E2E_WORK/pids"
 
@@ -18,7 +22,7 @@ cleanup_all() {
     local p cg
     # Recorded pids, only while they are still the processes we started.
     while read -r p; do
-        [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qE 'socat|pid1\.sh|systemd --system|sleep 3600' \
+        [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qE 'socat|pid1\.sh|systemd --system|sleep 3600|http\.server' \
             && kill "$p" 2>/dev/null || true
     done < "$E2E_WORK/pids"
     for cg in /sys/fs/cgroup/unified/dockpoint-e2e-*; do kill_cgroup "$cg"; done
@@ -33,6 +37,7 @@ fail() { log "ASSERTION FAILED: $*"; echo "$*" >> "$E2E_WORK/failures-$CASE"; re
 expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected [$2], got [$1]"; }
 expect_in() { case "$1" in *"$2"*) ;; *) fail "${3:-text} does not contain [$2]: ${1:0:2000}";; esac; }
 expect_not_in() { case "$1" in *"$2"*) fail "${3:-text} contains [$2]";; *) ;; esac; }
+expect_match() { printf '%s' "$1" | grep -qiE -- "$2" || fail "${3:-text} does not match /$2/: ${1:0:2000}"; }
 # jq-like look-ups in dockpoint's JSON report.
 step() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=[x for x in d["steps"] if x["id"]==sys.argv[2]][0]; v=s.get(sys.argv[3]); print("" if v is None else v)' "$1" "$2" "$3"; }
 
@@ -64,6 +69,20 @@ docker_up() {
 state_sum() { hx sh -c 'find /etc/apt /etc/criu /etc/docker /var/lib/apt/lists /var/lib/dpkg -xdev -type f 2>/dev/null | sort | xargs -r md5sum | md5sum'; }
 # A command inside the host, its output to the case log; exit code echoed.
 hx_rc() { local rc=0; hx "$@" >>"$E2E_LOG/$CASE.log" 2>&1 || rc=$?; echo "$rc"; }
+# /etc/apt's files and the package set (with states and versions).
+apt_and_packages() { hx sh -c 'find /etc/apt -type f | sort | xargs -r sha256sum; dpkg-query -W -f "\${db:Status-Abbrev} \${Package} \${Version}\n"'; }
+# None of the files a CRIU source writes (see criu-repo.sh's case).
+no_criu_source_files() {
+    local f
+    f=$(hx sh -c 'find /etc/apt /var/lib/dockpoint \( -name "dockpoint-criu-*" -o -name "criu-*.installed" \) -print 2>/dev/null' || true)
+    [ -z "$f" ] || fail "CRIU source files are there: $f"
+}
+# The installed packages whose installed version came from the CRIU test repository.
+from_criu_repo() {
+    hx sh -c 'apt-cache policy $(dpkg-query -W -f "\${Package}\n")' \
+        | awk -v url="127.0.0.1:$CRIU_REPO_PORT" '/^[^ ]/ { pkg = $1; sub(/:$/, "", pkg) }
+            /^ \*\*\* / { getline; if (index($0, url)) print pkg }' | sort | tr '\n' ' '
+}
 api_experimental() { hx docker version --format '{{.Server.Experimental}}'; }
 dockerd_pid() { hx sh -c 'pidof dockerd' || true; }
 busybox_image() { hx docker image inspect e2e/busybox >/dev/null 2>&1 || hx docker import /opt/e2e/busybox.tar e2e/busybox >/dev/null; }
@@ -175,8 +194,10 @@ case_d13_systemd_testing_criu() {
     local new; new=$(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')
     local from_testing
     from_testing=$(hx sh -c 'for p in $(dpkg-query -W -f "\${Package}\n"); do if apt-cache policy "$p" | grep -A1 "^ \*\*\*" | grep -q testing; then echo "$p"; fi; done' | sort | tr '\n' ' ')
+    # The pin's set (CRIU's packages and the libraries a newer CRIU needs
+    # newer): at priority 600, testing's libprotobuf-c1 wins over trixie's.
     for p in $from_testing; do
-        case " criu libcompel1 libnet9 libnl-3-200 " in *" $p "*) ;; *) fail "$p came from testing ($from_testing)";; esac
+        case " criu libcompel1 libnet9 libnl-3-200 libprotobuf-c1 " in *" $p "*) ;; *) fail "$p came from testing ($from_testing)";; esac
     done
     log "new packages: $new; from testing: $from_testing"
     expect_eq "$(api_experimental)" true
@@ -242,6 +263,104 @@ case_d13_systemd_testing_criu() {
     expect_in "$(cat "$CAPTURE/d13-criu421-no-tcp-established-criu-dump.log")" "consider using --tcp-established"
 }
 
+# CRIU sources (issue 8) on Debian 13, against real signed repositories served
+# on loopback inside the host (criu-repo.sh): the OBS layout (installed, used,
+# re-run, undone), a repository signed by another key than the one given, and
+# one that would upgrade libc (both refused, nothing changed).
+case_d13_criu_sources() {
+    boot trixie-systemd trixie systemd
+    criu_repo_serve
+    local t0=$SECONDS t rc sum0 sum1 base0 j=$E2E_WORK/$CASE.json
+    local obs=(--criu-source obs --criu-base "$CRIU_REPO_URL")
+    base0=$(apt_and_packages)
+    # The plan shows the fetched key's fingerprint; a dry run writes nothing.
+    sum0=$(state_sum)
+    local out; out=$(hx dockpoint setup --dry-run "${obs[@]}" 2>&1) || fail "dry run failed: ${out:0:2000}"
+    echo "$out" > "$CAPTURE/d13-obs-dry-run.txt"
+    expect_in "$(echo "$out" | tr -d ' ' | tr a-f A-F)" "$CRIU_KEY1_FPR" "the dry run's plan (key 1's fingerprint)"
+    expect_eq "$(state_sum)" "$sum0" "files after the obs dry run"
+    hx test ! -e /var/lib/dockpoint || fail "the obs dry run created /var/lib/dockpoint"
+    no_criu_source_files
+    log "obs dry run: $((SECONDS - t0)) s"; t=$SECONDS
+    # Installed from the OBS layout: key, deb822 source, pin, undo record.
+    rc=$(dockpoint_json "$j" "${obs[@]}")
+    expect_eq "$rc" 0 "exit code of --criu-source obs"
+    expect_eq "$(step "$j" criu-install status)" changed "criu-install"
+    expect_eq "$(step "$j" criu-install method)" obs "criu-install method"
+    expect_in "$(step "$j" criu-install version)" "$CRIU_REPO_CRIU_VERSION" "criu-install version"
+    hx dpkg --compare-versions "$(step "$j" criu-install version)" ge 4.2 || fail "CRIU $(step "$j" criu-install version) < 4.2"
+    local f
+    for f in /etc/apt/keyrings/dockpoint-criu-obs.gpg /etc/apt/sources.list.d/dockpoint-criu-obs.sources \
+             /etc/apt/preferences.d/dockpoint-criu-obs /var/lib/dockpoint/criu-obs.installed; do
+        hx test -s "$f" || fail "$f was not written"
+    done
+    local src; src=$(hx cat /etc/apt/sources.list.d/dockpoint-criu-obs.sources)
+    expect_in "$src" "$CRIU_REPO_URL/repositories/devel:/tools:/criu/Debian_13/" "the .sources file"
+    expect_in "$src" "Signed-By: /etc/apt/keyrings/dockpoint-criu-obs.gpg" "the .sources file"
+    expect_eq "$(hx dpkg-query -W -f '${Version}' criu)" "$(dpkg-deb -f "$CRIU_REPO"/debs/criu_*.deb Version)" "installed criu"
+    # The pin admits only CRIU's own packages: what came from the repository is
+    # among them, and its decoy (a dummy iproute2 99.0, which criu recommends)
+    # is nobody's candidate.
+    local came p; came=$(from_criu_repo)
+    log "from the repository: $came"
+    expect_in " $came" " criu " "packages from the repository"
+    for p in $came; do
+        case " $CRIU_REPO_PKGS " in *" $p "*) ;; *) fail "$p came from the CRIU repository ($came)";; esac
+    done
+    expect_not_in "$(hx apt-cache policy iproute2 | grep Candidate:)" "99.0" "iproute2's candidate (the decoy)"
+    expect_not_in "$(hx dpkg-query -W -f '${Version}' iproute2 2>/dev/null || true)" "99.0" "installed iproute2"
+    expect_eq "$(api_experimental)" true
+    log "obs install: $((SECONDS - t)) s"; t=$SECONDS
+    # A container with an established TCP connection checkpoints.
+    busybox_image
+    tcp_container tcp1
+    hx docker checkpoint create tcp1 cp1 >/dev/null
+    expect_in "$(hx docker checkpoint ls tcp1)" cp1 "checkpoint list"
+    log "checkpoint: $((SECONDS - t)) s"; t=$SECONDS
+    # The same command again: everything ok, nothing changed, no restart.
+    local pid1; pid1=$(dockerd_pid)
+    sum0=$(state_sum)
+    rc=$(dockpoint_json "$E2E_WORK/$CASE-2.json" "${obs[@]}")
+    expect_eq "$rc" 0 "second run exit code"
+    for s in criu-install runc-conf daemon-json docker-restart; do
+        expect_eq "$(step "$E2E_WORK/$CASE-2.json" $s status)" ok "second run $s"
+    done
+    expect_eq "$(state_sum)" "$sum0" "files after the second run"
+    expect_eq "$(dockerd_pid)" "$pid1" "dockerd pid (not restarted)"
+    log "second run: $((SECONDS - t)) s"; t=$SECONDS
+    # The undo: dockpoint's files gone, what it installed purged, /etc/apt and
+    # the package set as before.
+    hx docker rm -f tcp1 >/dev/null
+    rc=$(dockpoint_json "$E2E_WORK/$CASE-undo.json" --remove-criu-source)
+    log "undo exit code $rc: $(step "$E2E_WORK/$CASE-undo.json" criu-install status): $(step "$E2E_WORK/$CASE-undo.json" criu-install message)"
+    no_criu_source_files
+    hx test ! -e /usr/sbin/criu || fail "criu is still installed after the undo"
+    local base1; base1=$(apt_and_packages)
+    [ "$base1" = "$base0" ] || fail "/etc/apt or the packages differ after the undo: $(diff <(echo "$base0") <(echo "$base1") | head -n 20 | tr '\n' ' ')"
+    log "undo: $((SECONDS - t)) s"; t=$SECONDS
+    # Signed by another key than the one given: refused, nothing changed.
+    local jw=$E2E_WORK/$CASE-wrongkey.json
+    sum0=$(state_sum)
+    rc=$(dockpoint_json "$jw" --criu-source "$CRIU_REPO_URL/wrongkey/" / --criu-key /opt/e2e/key1.asc)
+    expect_eq "$rc" 1 "exit code with the wrong key"
+    expect_eq "$(step "$jw" criu-install status)" failed "criu-install with the wrong key"
+    expect_match "$(step "$jw" criu-install message)" 'signature|signed|NO_PUBKEY|missing key' "criu-install message with the wrong key"
+    expect_eq "$(state_sum)" "$sum0" "files after the wrong key"
+    no_criu_source_files
+    log "wrongkey: $((SECONDS - t)) s"; t=$SECONDS
+    # A repository whose criu would upgrade libc: refused, libc6 named, nothing changed.
+    local jl=$E2E_WORK/$CASE-libc.json
+    sum0=$(state_sum)
+    rc=$(dockpoint_json "$jl" --criu-source "$CRIU_REPO_URL/libc/" / --criu-key /opt/e2e/key1.asc)
+    expect_eq "$rc" 1 "exit code with the libc repository"
+    expect_eq "$(step "$jl" criu-install status)" failed "criu-install with the libc repository"
+    expect_in "$(step "$jl" criu-install message)" libc6 "criu-install message with the libc repository"
+    expect_eq "$(state_sum)" "$sum0" "files after the libc repository"
+    no_criu_source_files
+    hx test ! -e /usr/sbin/criu || fail "criu was installed from the libc repository"
+    log "libc: $((SECONDS - t)) s; case body $((SECONDS - t0)) s"
+}
+
 # Debian 12 on this kernel: CRIU 3.17.1 cannot run; testing is refused (new libc).
 case_d12_sysv() {
     boot bookworm-sysv bookworm sysv
@@ -252,10 +371,26 @@ case_d12_sysv() {
     expect_eq "$(step "$j" criu-install version)" 3.17.1
     expect_in "$(step "$j" criu-install message)" "vDSO"
     expect_in "$(step "$j" criu-install message)" "not installed"
+    # Debian testing's CRIU needs libc6 >= 2.38; Debian 12 has 2.36: not offered.
+    expect_not_in "$(step "$j" criu-install message)" "--criu-source debian-testing" "the ways offered on Debian 12"
     hx test ! -e /usr/sbin/criu || fail "CRIU 3.17.1 was installed though it cannot run here"
     expect_eq "$(step "$j" docker-restart status)" changed
     expect_in "$(step "$j" docker-restart message)" "service docker restart"
     expect_eq "$(api_experimental)" true
+    # The CRIU team's OBS project has no Debian_12 repository (HTTP 404 from
+    # the local copy of its layout): said so, nothing changed.
+    local t0=$SECONDS
+    criu_repo_serve
+    local sum0; sum0=$(state_sum)
+    rc=$(dockpoint_json "$E2E_WORK/$CASE-obs.json" --criu-source obs --criu-base "$CRIU_REPO_URL")
+    expect_eq "$rc" 1 "exit code of --criu-source obs on Debian 12"
+    expect_eq "$(step "$E2E_WORK/$CASE-obs.json" criu-install status)" failed "criu-install with obs on Debian 12"
+    expect_in "$(step "$E2E_WORK/$CASE-obs.json" criu-install message)" "Debian_12"
+    expect_in "$(step "$E2E_WORK/$CASE-obs.json" criu-install message)" "404"
+    expect_not_in "$(step "$E2E_WORK/$CASE-obs.json" criu-install message)" "--criu-source debian-testing" "the ways offered on Debian 12 after obs"
+    expect_eq "$(state_sum)" "$sum0" "files after the refused obs source"
+    no_criu_source_files
+    log "obs on Debian 12 took $((SECONDS - t0)) s"
     # Installed anyway, on request: the doctor and criu check say why it cannot run.
     rc=$(dockpoint_json "$E2E_WORK/$CASE-anyway.json" --criu-source distro)
     expect_eq "$rc" 1 "exit code with --criu-source distro"
@@ -457,7 +592,7 @@ case_root_image_build() {
     for s in criu-install runc-conf daemon-json; do expect_eq "$(step "$j" $s status)" ok "second run $s"; done
 }
 
-ALL_CASES=(d13_systemd_distro_criu d13_systemd_testing_criu d12_sysv d13_sysv_restart flag_systemd flag_sysv rollback_systemd rollback_sysv root_image_build)
+ALL_CASES=(d13_systemd_distro_criu d13_systemd_testing_criu d13_criu_sources d12_sysv d13_sysv_restart flag_systemd flag_sysv rollback_systemd rollback_sysv root_image_build)
 
 main() {
     local cases=("$@")
@@ -468,6 +603,7 @@ main() {
     build_root trixie-systemd trixie systemd >/dev/null
     build_root trixie-sysv trixie sysv >/dev/null
     build_root bookworm-sysv bookworm sysv >/dev/null
+    criu_repo_build
     local sysctl_before; sysctl_before=$(sysctl_snapshot)
     local passed=0 failed=0 names=()
     for CASE in "${cases[@]}"; do
