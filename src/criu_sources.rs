@@ -65,11 +65,13 @@ pub struct Row {
     pub pin_by: PinBy,
 }
 
-/// CRIU's own packages, in the names Debian and Ubuntu use, and the
-/// libraries it links that a newer CRIU may need newer (Debian testing's
-/// CRIU on Debian 13 takes libnet9 and libnl-3-200 >= 3.11 with it).
-/// Nothing else (no C library, no iproute2 it recommends) ever comes from a
-/// CRIU source.
+/// CRIU's own packages, in the names Debian and Ubuntu use, and the two
+/// libraries a newer CRIU needs newer than a stable release has (Debian
+/// testing's CRIU on Debian 13 takes libnet9 and libnl-3-200 >= 3.11).
+/// Nothing else (no C library, no iproute2 it recommends, no rebuild of a
+/// library the host already has, such as libprotobuf-c1) ever comes from a
+/// CRIU source: at priority 600 an allowed package replaces the host's even
+/// when CRIU does not need it, so the list is kept to what is needed.
 const CRIU_PACKAGES: &[&str] = &[
     "criu",
     "crit",
@@ -79,7 +81,6 @@ const CRIU_PACKAGES: &[&str] = &[
     "python3-pycriu",
     "libnet9",
     "libnl-3-200",
-    "libprotobuf-c1",
 ];
 
 /// Debian testing's CRIU declares `libc6 (>= 2.38)`: a host with an older C
@@ -532,15 +533,6 @@ pub fn offers(ctx: &Ctx) -> Vec<Offer> {
         }
     }
     out
-}
-
-/// The offers as lines for a message.
-pub fn offer_lines(ctx: &Ctx) -> String {
-    offers(ctx)
-        .iter()
-        .map(|o| format!("{:<52} # {}", o.command, o.note))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[cfg(test)]

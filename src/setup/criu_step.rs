@@ -17,10 +17,23 @@ use anyhow::{Context, Result, bail};
 use std::time::Duration;
 
 fn instructions(f: &Facts, candidate: Option<&str>) -> String {
+    instructions_but(f, candidate, None)
+}
+
+/// The ways to a new enough CRIU, leaving out `refused` (the source that
+/// just said it cannot serve this host). The distro's candidate is named
+/// when the caller has no other.
+fn instructions_but(f: &Facts, candidate: Option<&str>, refused: Option<Name>) -> String {
+    let candidate = candidate.or_else(|| f.apt.as_ref()?.policy.candidate.as_deref());
     let manual = criu::instructions(&f.distro, f.min_criu(), candidate);
     let none = Flags::default();
     let ctx = f.source_ctx(&none);
-    let ours = sources::offer_lines(&ctx);
+    let ours = sources::offers(&ctx)
+        .into_iter()
+        .filter(|o| Some(o.name) != refused)
+        .map(|o| format!("{:<52} # {}", o.command, o.note))
+        .collect::<Vec<_>>()
+        .join("\n");
     if ours.is_empty() {
         manual
     } else {
@@ -230,11 +243,12 @@ fn plan_source(f: &Facts, flags: &Flags, mut s: PlannedStep, name: Name) -> Plan
         _ => row.flag,
     });
     let refuse = |mut s: PlannedStep, why: &str| {
+        let ways = instructions_but(f, None, Some(name));
         s.offer_sources = usable_sources(f, flags);
-        s.instructions = Some(instructions(f, None));
+        s.instructions = Some(ways.clone());
         s.failed(format!(
             "{why}\n    Ways to a new enough CRIU:\n{}",
-            indent(&instructions(f, None), 6)
+            indent(&ways, 6)
         ))
     };
     let Some(sf) = f.source.as_ref().filter(|sf| sf.name == name) else {
@@ -952,6 +966,20 @@ mod tests {
         assert_eq!(s.status, Status::Failed);
         assert!(s.message.contains("libc6"), "{}", s.message);
         assert!(s.action.is_none());
+        // The ways that follow leave out the source that was just refused,
+        // and name the distro's candidate.
+        assert!(
+            !s.message.contains("--criu-source obs --criu-base"),
+            "{}",
+            s.message
+        );
+        assert!(
+            s.message.contains("--criu-source debian-testing"),
+            "{}",
+            s.message
+        );
+        assert!(s.message.contains("4.1.1-1"), "{}", s.message);
+        assert!(!s.message.contains("(none)"), "{}", s.message);
         sf.sim = Some(Ok(sim("4.2.1-1", "devel:tools:criu:127.0.0.1")));
         f.source = Some(sf.clone());
         let s = plan(&f, &flags);
