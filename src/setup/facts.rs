@@ -403,47 +403,10 @@ fn simulate(host: &Host, chosen: &Chosen, key: Option<&[u8]>, progress: &Progres
         .chain(["update"])
         .collect();
     let up = apt::run_logged(host, &upd, Duration::from_secs(300), &mut log, progress)?;
-    // apt-get update exits 0 on some signature trouble: its E:/W: lines say.
-    let trouble = up
-        .stdout
-        .lines()
-        .chain(up.stderr.lines())
-        .filter(|l| {
-            l.starts_with("E:")
-                || l.starts_with("Err:")
-                || l.contains("NO_PUBKEY")
-                || l.contains("not signed")
-                || l.contains("signatures couldn't be verified")
-                || l.contains("EXPKEYSIG")
-                || l.contains("BADSIG")
-        })
-        .map(str::trim)
-        .collect::<Vec<_>>();
-    if !up.success() || !trouble.is_empty() {
-        let sig = trouble.iter().any(|l| {
-            l.contains("NO_PUBKEY")
-                || l.contains("signature")
-                || l.contains("not signed")
-                || l.contains("BADSIG")
-        });
+    if let Some(why) = update_trouble(up.success(), &up.stdout, &up.stderr) {
         bail!(
-            "apt could not read {}{}:
-  {}
-refused, nothing was changed",
-            chosen.describe(),
-            if sig {
-                " with the key given (the repository is signed by another key, or not signed)"
-            } else {
-                ""
-            },
-            if trouble.is_empty() {
-                up.tail(5)
-            } else {
-                trouble.join(
-                    "
-  ",
-                )
-            }
+            "apt could not read {}{why}\nrefused, nothing was changed",
+            chosen.describe()
         );
     }
     let pin = match row.pin_by {
@@ -545,6 +508,60 @@ refused, nothing was changed",
     )
 }
 
+/// What went wrong in `apt-get update` of one source, if anything: it exits
+/// 0 on some signature trouble, so its `E:`/`W:`/`Err:` lines decide.
+/// gpgv says `NO_PUBKEY`, sqv (Debian 13) `Missing key`.
+fn update_trouble(success: bool, stdout: &str, stderr: &str) -> Option<String> {
+    let trouble: Vec<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .map(str::trim)
+        .filter(|l| {
+            l.starts_with("E:")
+                || l.starts_with("Err:")
+                || [
+                    "NO_PUBKEY",
+                    "Missing key",
+                    "not signed",
+                    "signatures couldn't be verified",
+                    "EXPKEYSIG",
+                    "BADSIG",
+                ]
+                .iter()
+                .any(|w| l.contains(w))
+        })
+        .collect();
+    if success && trouble.is_empty() {
+        return None;
+    }
+    let sig = trouble.iter().any(|l| {
+        [
+            "NO_PUBKEY",
+            "Missing key",
+            "signature",
+            "not signed",
+            "BADSIG",
+            "EXPKEYSIG",
+        ]
+        .iter()
+        .any(|w| l.contains(w))
+    });
+    let lines = if trouble.is_empty() {
+        let all: Vec<&str> = stdout.lines().chain(stderr.lines()).collect();
+        all[all.len().saturating_sub(5)..].join("\n  ")
+    } else {
+        trouble.join("\n  ")
+    };
+    Some(format!(
+        "{}:\n  {lines}",
+        if sig {
+            " with the key given (the repository is signed by another key, or not signed)"
+        } else {
+            ""
+        }
+    ))
+}
+
 /// `criu : Depends: libc6 (>= 2.38) but 2.36-9 is to be installed` lines.
 fn unmet_dependencies(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -639,6 +656,33 @@ mod tests {
             read_key(&h, &file("/root/none.asc"), None, &p).unwrap_err()
         );
         assert!(e.contains("no such file"), "{e}");
+    }
+
+    #[test]
+    fn update_trouble_tells_a_wrong_key_from_a_missing_repository() {
+        // gpgv (Debian 12) and sqv (Debian 13) say it differently.
+        let gpgv = "W: GPG error: http://127.0.0.1:8765  InRelease: The following signatures couldn't be verified because the public key is not available: NO_PUBKEY 3F8C75220C246CF5\nE: The repository 'http://127.0.0.1:8765  InRelease' is not signed.\n";
+        let sqv = "Err:1 http://127.0.0.1:8765/wrongkey  InRelease\n  Sub-process /usr/bin/sqv returned an error code (1), error message is: Missing key 649E, which is needed to verify signature.\n";
+        for err in [gpgv, sqv] {
+            let why = update_trouble(false, "", err).unwrap();
+            assert!(why.contains("signed by another key"), "{why}");
+        }
+        let sqv_ok_exit = update_trouble(true, sqv, "").unwrap();
+        assert!(sqv_ok_exit.contains("Missing key"), "{sqv_ok_exit}");
+        let missing = "Err:1 http://127.0.0.1:8765/x/Debian_12  Release\n  404  File not found\nE: The repository 'http://127.0.0.1:8765/x/Debian_12  Release' does not have a Release file.\n";
+        let why = update_trouble(false, missing, "").unwrap();
+        assert!(
+            !why.contains("another key") && why.contains("does not have a Release file"),
+            "{why}"
+        );
+        assert_eq!(
+            update_trouble(
+                true,
+                "Get:1 http://x InRelease\nReading package lists...\n",
+                ""
+            ),
+            None
+        );
     }
 
     #[test]

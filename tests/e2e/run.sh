@@ -358,7 +358,39 @@ case_d13_criu_sources() {
     expect_eq "$(state_sum)" "$sum0" "files after the libc repository"
     no_criu_source_files
     hx test ! -e /usr/sbin/criu || fail "criu was installed from the libc repository"
-    log "libc: $((SECONDS - t)) s; case body $((SECONDS - t0)) s"
+    log "libc: $((SECONDS - t)) s"; t=$SECONDS
+    # Interactively (on a pseudo-terminal): the plan first, then where CRIU
+    # should come from; the choice (obs) is simulated and the new plan shown
+    # before the confirmation, which is cancelled here: nothing changes.
+    local tr=$E2E_WORK/$CASE-interactive.txt
+    sum0=$(state_sum)
+    rc=0
+    /usr/bin/python3 "$E2E_HERE/answer.py" "$tr" \
+        "CRIU options" "" "where should CRIU come from?" 1 "Apply these changes?" 3 -- \
+        nsenter -t "$HOST_PID" -a -r -w env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        HOME=/root LANG=C.UTF-8 TERM=dumb NO_COLOR=1 dockpoint setup --criu-base "$CRIU_REPO_URL" \
+        >>"$E2E_LOG/$CASE.log" 2>&1 || rc=$?
+    cp "$tr" "$CAPTURE/d13-interactive-source.txt"
+    expect_eq "$rc" 1 "interactive exit code (cancelled)"
+    local order
+    order=$(/usr/bin/python3 - "$tr" <<'PY'
+import sys
+t = open(sys.argv[1], "rb").read().decode("utf-8", "replace")
+marks = ["Plan:", "criu-install: where should CRIU come from?", "(--criu-source obs; simulated first)",
+         "install CRIU 4.", "Apply these changes?", "Cancelled: nothing was changed."]
+at, pos = 0, []
+for m in marks:
+    i = t.find(m, at)
+    pos.append(i)
+    if i >= 0:
+        at = i + len(m)
+print("ok" if all(p >= 0 for p in pos) else "missing " + repr([m for m, p in zip(marks, pos) if p < 0]))
+PY
+)
+    expect_eq "$order" ok "the interactive transcript (plan, question, new plan, confirmation, in that order)"
+    expect_eq "$(state_sum)" "$sum0" "files after the cancelled interactive run"
+    no_criu_source_files
+    log "interactive: $((SECONDS - t)) s; case body $((SECONDS - t0)) s"
 }
 
 # Debian 12 on this kernel: CRIU 3.17.1 cannot run; testing is refused (new libc).
