@@ -329,12 +329,7 @@ fn plan_source(f: &Facts, flags: &Flags, mut s: PlannedStep, name: Name) -> Plan
         chosen: chosen.clone(),
         key: key.map(|k| k.binary.clone()),
         pin: sim.pin.clone(),
-        new_packages: sim
-            .installs
-            .iter()
-            .filter(|i| i.from.is_none())
-            .map(|i| i.package.clone())
-            .collect(),
+        installs: sim.installs.clone(),
     })));
     s
 }
@@ -360,16 +355,30 @@ fn plan_remove(f: &Facts, mut s: PlannedStep, then: &str) -> PlannedStep {
         .iter()
         .flat_map(|p| p.packages.iter().map(String::as_str))
         .collect();
+    let downgrades: Vec<String> = f
+        .ours
+        .iter()
+        .flat_map(|p| p.upgraded.iter().map(|(n, v)| format!("{n} to {v}")))
+        .collect();
+    let mut what = Vec::new();
+    if !packages.is_empty() {
+        what.push(format!(
+            "purge {} (installed from them)",
+            packages.join(" ")
+        ));
+    }
+    if !downgrades.is_empty() {
+        what.push(format!(
+            "downgrade {} (upgraded from them)",
+            downgrades.join(", ")
+        ));
+    }
+    what.push(format!("delete {}", files.join(", ")));
     s.status = Status::Changed;
     s.method = Some("apt");
     s.message = format!(
-        "remove dockpoint's CRIU sources: {}{}{then}",
-        if packages.is_empty() {
-            String::new()
-        } else {
-            format!("purge {} (installed from them), then ", packages.join(" "))
-        },
-        format_args!("delete {}", files.join(", "))
+        "remove dockpoint's CRIU sources: {}{then}",
+        what.join(", then ")
     );
     s.action = Some(Action::Install(Install::RemoveSources(f.ours.clone())));
     s
@@ -509,11 +518,7 @@ pub fn apply(host: &Host, f: &Facts, s: &mut PlannedStep, how: Install) {
         };
         // What the undo purges: the packages this install brought.
         let files = si.chosen.files();
-        let record = format!(
-            "# Written by dockpoint: the packages --criu-source {} installed; dockpoint setup --remove-criu-source purges them\n{}\n",
-            si.chosen.row().flag,
-            si.new_packages.join("\n")
-        );
+        let record = super::facts::record_text(si.chosen.row().flag, &si.installs);
         let old = host.fs.read(&files.record, crate::rootfs::CONFIG_LIMIT)?;
         let mut note = format!(
             " from {} (source {}; pin {}",
@@ -677,6 +682,54 @@ fn apply_remove(host: &Host, s: &mut PlannedStep, present: &[Present]) {
                 );
             }
             done.push(format!("purged {}", packages.join(" ")));
+        }
+        let downgrades: Vec<String> = present
+            .iter()
+            .flat_map(|p| p.upgraded.iter().map(|(n, v)| format!("{n}={v}")))
+            .collect();
+        if !downgrades.is_empty() {
+            let mut log = apt::Log::create(host, "apt-criu-remove")?;
+            s.log = log.path.clone();
+            let d: Vec<&str> = downgrades.iter().map(String::as_str).collect();
+            let args: Vec<&str> = [
+                "-y",
+                "-oDPkg::Lock::Timeout=60",
+                "--allow-downgrades",
+                "--no-install-recommends",
+                "install",
+            ]
+            .into_iter()
+            .chain(d.iter().copied())
+            .collect();
+            let sim: Vec<&str> = ["-s"].into_iter().chain(args.iter().copied()).collect();
+            let out = apt::run_logged(host, &sim, Duration::from_secs(120), &mut log, &progress)?;
+            let others = removed_by(&out.stdout);
+            if !out.success() || !others.is_empty() {
+                bail!(
+                    "downgrading {} would {}: left as they are{}; do it yourself, then re-run --remove-criu-source",
+                    d.join(" "),
+                    if others.is_empty() {
+                        format!("fail:\n{}", out.tail(4))
+                    } else {
+                        format!("remove {}", others.join(" "))
+                    },
+                    if done.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", done.join("; "))
+                    }
+                );
+            }
+            let out = apt::run_logged(host, &args, Duration::from_secs(600), &mut log, &progress)?;
+            if !out.success() {
+                bail!(
+                    "apt-get install {} failed (log {}); the source files were left in place:\n{}",
+                    d.join(" "),
+                    log.describe(),
+                    out.tail(8)
+                );
+            }
+            done.push(format!("downgraded {}", d.join(" ")));
         }
         let mut removed = Vec::new();
         for (path, bytes) in present.iter().flat_map(|p| p.files.iter()) {
@@ -999,7 +1052,7 @@ mod tests {
             panic!("{:?}", s.action)
         };
         assert_eq!(si.key.as_deref(), Some(key.binary.as_slice()));
-        assert_eq!(si.new_packages, vec!["criu".to_string()]);
+        assert_eq!(si.installs[0].package, "criu");
         // A source whose CRIU cannot do the job here is refused as well.
         sf.sim = Some(Ok(sim("4.1-1", "devel:tools:criu:127.0.0.1")));
         f.source = Some(sf.clone());
@@ -1031,10 +1084,16 @@ mod tests {
                 b"Types: deb\n".to_vec(),
             )],
             packages: vec!["criu".into()],
+            upgraded: vec![("libnl-3-200".into(), "3.7.0-0.3".into())],
         }];
         let s = plan(&f, &flags);
         assert_eq!(s.status, Status::Changed);
         assert!(s.message.contains("purge criu"), "{}", s.message);
+        assert!(
+            s.message.contains("downgrade libnl-3-200 to 3.7.0-0.3"),
+            "{}",
+            s.message
+        );
         assert!(matches!(
             s.action,
             Some(Action::Install(Install::RemoveSources(ref p))) if p == &f.ours

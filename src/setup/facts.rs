@@ -112,8 +112,11 @@ pub struct Present {
     pub stem: &'static str,
     /// Its files present, with their bytes.
     pub files: Vec<(String, Vec<u8>)>,
-    /// The packages it installed (its record), still installed.
+    /// The packages it installed new (its record), still installed.
     pub packages: Vec<String>,
+    /// The packages it upgraded, with the version they had before
+    /// (`name=version` lines of its record), still installed.
+    pub upgraded: Vec<(String, String)>,
 }
 
 /// Observe everything the plan needs, once.
@@ -162,26 +165,51 @@ fn present(host: &Host) -> Vec<Present> {
         if found.is_empty() {
             continue;
         }
-        let packages = found
+        let record = found
             .iter()
             .find(|(p, _)| *p == files.record)
-            .map(|(_, b)| {
-                String::from_utf8_lossy(b)
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .filter(|p| apt::installed_version(host, p).is_some())
-                    .map(str::to_owned)
-                    .collect()
-            })
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default();
+        let (packages, upgraded) = parse_record(&record);
+        let installed = |p: &str| apt::installed_version(host, p).is_some();
         out.push(Present {
             stem,
             files: found,
-            packages,
+            packages: packages.into_iter().filter(|p| installed(p)).collect(),
+            upgraded: upgraded.into_iter().filter(|(p, _)| installed(p)).collect(),
         });
     }
     out
+}
+
+/// A source's record: the packages it installed new (one a line), and
+/// those it upgraded (`name=previous version`).
+pub fn record_text(flag: &str, installs: &[Inst]) -> String {
+    let mut s = format!(
+        "# Written by dockpoint: what --criu-source {flag} installed (name) and upgraded\n# (name=previous version); dockpoint setup --remove-criu-source purges and downgrades them\n"
+    );
+    for i in installs {
+        match &i.from {
+            None => s.push_str(&format!("{}\n", i.package)),
+            Some(v) => s.push_str(&format!("{}={v}\n", i.package)),
+        }
+    }
+    s
+}
+
+pub fn parse_record(text: &str) -> (Vec<String>, Vec<(String, String)>) {
+    let mut new = Vec::new();
+    let mut upgraded = Vec::new();
+    for l in text.lines().map(str::trim) {
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        match l.split_once('=') {
+            Some((p, v)) => upgraded.push((p.to_string(), v.to_string())),
+            None => new.push(l.to_string()),
+        }
+    }
+    (new, upgraded)
 }
 
 /// The source asked for, where it matters: a live host whose CRIU is
@@ -656,6 +684,28 @@ mod tests {
             read_key(&h, &file("/root/none.asc"), None, &p).unwrap_err()
         );
         assert!(e.contains("no such file"), "{e}");
+    }
+
+    #[test]
+    fn the_record_keeps_what_was_new_and_what_was_upgraded_from_which_version() {
+        let inst = |p: &str, from: Option<&str>| Inst {
+            package: p.into(),
+            from: from.map(str::to_owned),
+            to: "9".into(),
+            release: "x".into(),
+        };
+        let text = record_text(
+            "obs",
+            &[inst("criu", None), inst("libnl-3-200", Some("3.7.0-0.3"))],
+        );
+        assert!(text.starts_with("# Written by dockpoint"));
+        assert_eq!(
+            parse_record(&text),
+            (
+                vec!["criu".to_string()],
+                vec![("libnl-3-200".to_string(), "3.7.0-0.3".to_string())]
+            )
+        );
     }
 
     #[test]

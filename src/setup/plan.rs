@@ -92,8 +92,9 @@ pub struct SourceInstall {
     pub key: Option<Vec<u8>>,
     /// The pin file's text.
     pub pin: String,
-    /// The packages the simulation installs new (recorded for the undo).
-    pub new_packages: Vec<String>,
+    /// What the simulation installs (recorded for the undo: new packages
+    /// are purged, upgraded ones downgraded to their version before).
+    pub installs: Vec<crate::apt::Inst>,
 }
 
 /// How docker is restarted: the command, through the init system that runs it.

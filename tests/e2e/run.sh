@@ -272,6 +272,10 @@ case_d13_criu_sources() {
     criu_repo_serve
     local t0=$SECONDS t rc sum0 sum1 base0 j=$E2E_WORK/$CASE.json
     local obs=(--criu-source obs --criu-base "$CRIU_REPO_URL")
+    # trixie's libnl-3-200 (3.7) installed first: the source's CRIU needs a
+    # newer one, so the install upgrades it and the undo must downgrade it.
+    hx apt-get install -y -q --no-install-recommends libnl-3-200 >>"$E2E_LOG/$CASE.log" 2>&1 || fail "installing trixie's libnl-3-200"
+    local libnl0; libnl0=$(hx dpkg-query -W -f '${Version}' libnl-3-200)
     base0=$(apt_and_packages)
     # The plan shows the fetched key's fingerprint; a dry run writes nothing.
     sum0=$(state_sum)
@@ -335,6 +339,8 @@ case_d13_criu_sources() {
     log "undo exit code $rc: $(step "$E2E_WORK/$CASE-undo.json" criu-install status): $(step "$E2E_WORK/$CASE-undo.json" criu-install message)"
     no_criu_source_files
     hx test ! -e /usr/sbin/criu || fail "criu is still installed after the undo"
+    expect_in "$(step "$E2E_WORK/$CASE-undo.json" criu-install message)" "downgraded libnl-3-200=$libnl0"
+    expect_eq "$(hx dpkg-query -W -f '${Version}' libnl-3-200)" "$libnl0" "libnl-3-200 after the undo"
     local base1; base1=$(apt_and_packages)
     [ "$base1" = "$base0" ] || fail "/etc/apt or the packages differ after the undo: $(diff <(echo "$base0") <(echo "$base1") | head -n 20 | tr '\n' ' ')"
     log "undo: $((SECONDS - t)) s"; t=$SECONDS
