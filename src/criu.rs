@@ -50,6 +50,8 @@ pub enum Verdict {
     CannotRun(String),
     /// Cannot read runc.conf, so tcp-established cannot be set for docker.
     TooOldForRuncConf(String),
+    /// Checkpoints, but cannot restore any container's mounts.
+    NoRestore(String),
     /// Runs, but cannot checkpoint any container with a TCP socket.
     NoTcp(String),
     Ok,
@@ -63,13 +65,20 @@ impl Verdict {
     pub fn reason(&self) -> Option<&str> {
         match self {
             Verdict::Ok => None,
-            Verdict::CannotRun(r) | Verdict::TooOldForRuncConf(r) | Verdict::NoTcp(r) => Some(r),
+            Verdict::CannotRun(r)
+            | Verdict::TooOldForRuncConf(r)
+            | Verdict::NoRestore(r)
+            | Verdict::NoTcp(r) => Some(r),
         }
     }
 }
 
 /// One rule of the version policy: on kernels at or above `kernel` (and on
-/// `arch`, if given), CRIU below `criu` has the problem.
+/// `arch`, if given), CRIU below `criu` has the problem. Kernels are matched
+/// by their mainline version: a version number cannot tell whether a stable
+/// kernel carries a backport. Rules are in order of harm: the first that
+/// applies names the problem, and the highest minimum of all that apply is
+/// the one the kernel needs ([`minimum_for`]).
 struct Rule {
     kernel: Version,
     arch: Option<&'static str>,
@@ -93,6 +102,26 @@ const RULES: &[Rule] = &[
         make: Verdict::TooOldForRuncConf,
         why: "CRIU < 3.11 does not read /etc/criu/runc.conf, so docker checkpoints cannot use tcp-established",
     },
+    // Kernel commit 12f147ddd6de, "do_change_type(): refuse to operate on
+    // unmounted/not ours mounts" (a 2025 security fix), landed in mainline
+    // 6.16 (pulled 2025-06-08) and was backported in June 2025 to the stable
+    // 5.4, 5.10, 5.15, 6.1, 6.6, 6.12 and 6.15 series; CRIU 4.1.1 (2025-07-29,
+    // criu#2694) is the first to restore mounts on such kernels. A follow-up,
+    // cffd0441872e "use uniform permission checks for all mount propagation
+    // changes" (mainline 6.17, backported in August 2025 to stable series such
+    // as 6.16 and 6.6), relaxed the check for callers with CAP_SYS_ADMIN over
+    // the mount's namespace, as CRIU's maintainers asked. The rule goes by the
+    // mainline version (6.16); an older stable kernel with the backport is
+    // not caught here, and `dockpoint explain` recognises its error
+    // (criu-mount-propagation). It never raises a minimum: kernels >= 6.16
+    // need CRIU >= 4.2 for TCP anyway; it names the worse problem.
+    Rule {
+        kernel: Version(6, 16, 0),
+        arch: None,
+        criu: Version(4, 1, 1),
+        make: Verdict::NoRestore,
+        why: "kernels >= 6.16 refuse the mount propagation change CRIU < 4.1.1 makes when it restores a container's mounts (kernel commit 12f147ddd6de, do_change_type()), so no container can be restored: `mnt-v2: Failed to make mount N slave: Invalid argument`",
+    },
     Rule {
         kernel: Version(6, 16, 0),
         arch: None,
@@ -102,13 +131,16 @@ const RULES: &[Rule] = &[
     },
 ];
 
-/// The version policy: what `criu` can do on kernel `kernel` of `arch`.
+/// The version policy: what `criu` can do on kernel `kernel` of `arch`. The
+/// reason names the worst problem and the minimum this kernel needs, the
+/// same [`minimum_for`] the setup header and the doctor state.
 pub fn verdict(criu: Version, kernel: Version, arch: &str) -> Verdict {
     for r in RULES {
         if kernel >= r.kernel && r.arch.is_none_or(|a| a == arch) && criu < r.criu {
             return (r.make)(format!(
                 "CRIU {criu} on kernel {kernel} ({arch}) needs CRIU >= {}: {}",
-                r.criu, r.why
+                minimum_for(kernel, arch),
+                r.why
             ));
         }
     }
@@ -268,6 +300,55 @@ mod tests {
             Verdict::CannotRun(_)
         ));
         assert_eq!(minimum_for(Version(6, 1, 0), "x86_64"), Version(3, 11, 0));
+    }
+
+    #[test]
+    fn policy_mount_propagation_rule() {
+        // Mainline 6.16 carries do_change_type()'s fix: CRIU < 4.1.1 restores
+        // no container there (on every architecture).
+        for arch in ["x86_64", "aarch64"] {
+            let v = verdict(Version(4, 1, 0), Version(6, 16, 0), arch);
+            assert!(matches!(v, Verdict::NoRestore(_)), "{arch}: {v:?}");
+            let why = v.reason().unwrap();
+            assert!(
+                why.contains("mnt-v2: Failed to make mount N slave: Invalid argument"),
+                "{why}"
+            );
+            assert!(why.contains("12f147ddd6de"), "{why}");
+        }
+        // 4.1.1 restores mounts there; TCP still needs 4.2.
+        assert!(matches!(
+            verdict(Version(4, 1, 1), Version(6, 16, 0), "x86_64"),
+            Verdict::NoTcp(_)
+        ));
+        // By mainline version: 6.15 (whose stable releases got the backport)
+        // is not caught, and the rule never raises a minimum.
+        assert_eq!(
+            verdict(Version(4, 1, 0), Version(6, 15, 9), "x86_64"),
+            Verdict::Ok
+        );
+        assert_eq!(minimum_for(Version(6, 16, 0), "aarch64"), Version(4, 2, 0));
+        assert_eq!(minimum_for(Version(6, 15, 9), "aarch64"), Version(3, 11, 0));
+    }
+
+    #[test]
+    fn the_reason_states_the_kernels_minimum() {
+        // The worst problem of CRIU 3.17.1 on 6.18 is the vDSO (4.1 fixes
+        // it), but the kernel needs 4.2: the reason says 4.2.0, as the setup
+        // header and the doctor's host.kernel do (both minimum_for).
+        let k = Version(6, 18, 44);
+        let v = verdict(Version(3, 17, 1), k, "x86_64");
+        assert!(matches!(v, Verdict::CannotRun(_)));
+        let why = v.reason().unwrap();
+        assert!(
+            why.starts_with(&format!(
+                "CRIU 3.17.1 on kernel 6.18.44 (x86_64) needs CRIU >= {}: ",
+                minimum_for(k, "x86_64")
+            )),
+            "{why}"
+        );
+        assert!(why.contains("vDSO"), "{why}");
+        assert!(!why.contains(">= 4.1.0"), "{why}");
     }
 
     #[test]

@@ -300,7 +300,7 @@ fn host_kernel(c: &Ctx, _: Option<&str>) -> Finding {
             "{} ({}); CRIU needed here: >= {}",
             k.release,
             k.arch,
-            criu::minimum_for(k.version, &k.arch)
+            c.min_criu()
         )),
         None => Finding::cannot("uname failed"),
     }
@@ -436,7 +436,7 @@ fn criu_version(c: &Ctx, _: Option<&str>) -> Finding {
         criu::Verdict::Ok => Finding::pass(format!(
             "CRIU {v} is new enough for kernel {} (needs >= {})",
             k.release,
-            criu::minimum_for(k.version, &k.arch)
+            c.min_criu()
         )),
         verdict => Finding::problem(
             verdict.reason().unwrap_or_default().to_string(),

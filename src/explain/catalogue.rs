@@ -763,8 +763,10 @@ pub const CATALOGUE: &[Entry] = &[
         id: "criu-mount-propagation",
         title: "this CRIU cannot restore mounts on this kernel",
         patterns: &[r"Failed to make mount [0-9]+ slave: Invalid argument"],
-        cause: "the kernel's do_change_type() fix (backported to every stable kernel in 2025) refuses the mount propagation change CRIU < 4.1.1 makes on restore",
-        fix: &["install CRIU >= 4.1.1: dockpoint setup --criu-source debian-testing on Debian 13"],
+        cause: "the kernel refuses the mount propagation change CRIU < 4.1.1 makes on restore: do_change_type()'s fix (kernel commit 12f147ddd6de, mainline 6.16, backported to the stable kernels in June 2025)",
+        fix: &[
+            "install CRIU >= 4.1.1 (on kernels >= 6.16, >= 4.2 for containers with TCP sockets): dockpoint doctor says which this kernel needs, and dockpoint setup the ways to it on this host",
+        ],
         links: &["https://github.com/checkpoint-restore/criu/issues/2694"],
         samples: &[
             "(00.233410)      1: Error (criu/mount-v2.c:983): mnt-v2: Failed to make mount 402 slave: Invalid argument",
