@@ -21,7 +21,11 @@ pub enum Family {
 }
 
 /// Which `ID` / `ID_LIKE` word leads to which family. Checked for `ID`
-/// first, then for each word of `ID_LIKE` in order.
+/// first, then for each word of `ID_LIKE` in order. Derivatives that ship
+/// without an `ID_LIKE` naming their base (Deepin, PureOS, ...) are known
+/// here by their `ID` (lowercased: Deepin 20 writes `ID=Deepin`); the rest
+/// of the derivatives listed are here so that an os-release that drops its
+/// `ID_LIKE` is still recognised.
 const FAMILY_TABLE: &[(&str, Family)] = &[
     ("debian", Family::Debian),
     ("ubuntu", Family::Debian),
@@ -31,6 +35,24 @@ const FAMILY_TABLE: &[(&str, Family)] = &[
     ("neon", Family::Debian),
     ("elementary", Family::Debian),
     ("kali", Family::Debian),
+    // Debian family without ID_LIKE (or with it dropped in some releases).
+    ("deepin", Family::Debian),
+    ("uos", Family::Debian),
+    ("pureos", Family::Debian),
+    ("devuan", Family::Debian),
+    ("parrot", Family::Debian),
+    ("mx", Family::Debian),
+    ("antix", Family::Debian),
+    ("zorin", Family::Debian),
+    ("tails", Family::Debian),
+    ("siduction", Family::Debian),
+    ("sparky", Family::Debian),
+    ("bunsenlabs", Family::Debian),
+    ("astra", Family::Debian),
+    ("trisquel", Family::Debian),
+    ("pika", Family::Debian),
+    ("endless", Family::Debian),
+    ("cumulus-linux", Family::Debian),
     ("fedora", Family::Fedora),
     ("rhel", Family::Fedora),
     ("centos", Family::Fedora),
@@ -38,16 +60,44 @@ const FAMILY_TABLE: &[(&str, Family)] = &[
     ("almalinux", Family::Fedora),
     ("ol", Family::Fedora),
     ("amzn", Family::Fedora),
+    ("scientific", Family::Fedora),
+    ("clearos", Family::Fedora),
+    ("xcp-ng", Family::Fedora),
+    ("nobara", Family::Fedora),
     ("suse", Family::Suse),
     ("opensuse", Family::Suse),
     ("opensuse-leap", Family::Suse),
     ("opensuse-tumbleweed", Family::Suse),
     ("sles", Family::Suse),
+    ("sles_sap", Family::Suse),
     ("arch", Family::Arch),
     ("manjaro", Family::Arch),
+    ("manjaro-arm", Family::Arch),
     ("endeavouros", Family::Arch),
+    ("garuda", Family::Arch),
+    ("artix", Family::Arch),
     ("alpine", Family::Alpine),
 ];
+
+/// Where the Fedora family has `yum`, not `dnf`: an `ID` and the highest
+/// major `VERSION_ID` that still has only yum. Enterprise Linux 7 and older
+/// (RHEL, CentOS, Scientific, Oracle Linux, ClearOS), Amazon Linux 2 (and
+/// 2018.03; 2023 has dnf), XCP-ng up to 8.x (built on CentOS 7), Fedora
+/// before 22. Other `ID`s whose `ID_LIKE` names rhel or centos follow the
+/// Enterprise Linux rule (7 and older: yum).
+const YUM_UNTIL: &[(&str, u32)] = &[
+    ("rhel", 7),
+    ("centos", 7),
+    ("scientific", 7),
+    ("ol", 7),
+    ("clearos", 7),
+    ("amzn", 2018),
+    ("xcp-ng", 8),
+    ("fedora", 21),
+];
+
+/// The Enterprise Linux rule for rebuilds not in [`YUM_UNTIL`].
+const EL_YUM_UNTIL: u32 = 7;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Distro {
@@ -57,6 +107,9 @@ pub struct Distro {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ubuntu_codename: Option<String>,
     pub family: Family,
+    /// `ID_LIKE`, lowercased, word by word.
+    #[serde(skip)]
+    pub like: Vec<String>,
     #[serde(skip)]
     pub pretty_name: Option<String>,
     /// The file the facts came from, or None when neither exists.
@@ -77,6 +130,7 @@ impl Distro {
             codename: None,
             ubuntu_codename: None,
             family: Family::Other,
+            like: Vec::new(),
             pretty_name: None,
             source: None,
             refused: None,
@@ -106,9 +160,53 @@ impl Distro {
             codename: get("VERSION_CODENAME"),
             ubuntu_codename: get("UBUNTU_CODENAME"),
             family,
+            like,
             pretty_name: get("PRETTY_NAME"),
             source,
             refused: None,
+        }
+    }
+
+    /// The major number of `VERSION_ID` (`7.5` -> 7, `2` -> 2).
+    pub fn major_version(&self) -> Option<u32> {
+        let v = self.version_id.as_deref()?;
+        let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    }
+
+    /// The Fedora family's package tool here: `yum` on Enterprise Linux 7
+    /// and its kind ([`YUM_UNTIL`]), `dnf` everywhere else.
+    pub fn uses_yum(&self) -> bool {
+        if self.family != Family::Fedora {
+            return false;
+        }
+        let Some(major) = self.major_version() else {
+            return false;
+        };
+        let until = YUM_UNTIL
+            .iter()
+            .find(|(id, _)| *id == self.id)
+            .map(|(_, v)| *v)
+            .or_else(|| {
+                self.like
+                    .iter()
+                    .any(|w| w == "rhel" || w == "centos")
+                    .then_some(EL_YUM_UNTIL)
+            });
+        until.is_some_and(|u| major <= u)
+    }
+
+    /// The command that installs packages on this distro, if dockpoint
+    /// knows one: `apt-get`, `dnf` or `yum`, `zypper`, `pacman`, `apk`.
+    pub fn package_tool(&self) -> Option<&'static str> {
+        match self.family {
+            Family::Debian => Some("apt-get"),
+            Family::Fedora if self.uses_yum() => Some("yum"),
+            Family::Fedora => Some("dnf"),
+            Family::Suse => Some("zypper"),
+            Family::Arch => Some("pacman"),
+            Family::Alpine => Some("apk"),
+            Family::Other => None,
         }
     }
 
@@ -240,6 +338,94 @@ mod tests {
             assert_eq!(d(text).family, fam, "{text}");
         }
         assert_eq!(d("ID=fedora\nVERSION_CODENAME=\"\"\n").codename, None);
+    }
+
+    #[test]
+    fn debian_derivatives_without_id_like_are_known_by_id() {
+        for text in [
+            "NAME=\"Deepin\"\nVERSION_ID=\"20.9\"\nVERSION_CODENAME=\"apricot\"\nID=Deepin\n",
+            "NAME=\"Deepin\"\nVERSION_ID=\"15.11\"\nID=deepin\n",
+            "ID=pureos\nNAME=PureOS\nVERSION_ID=10.0\nVERSION_CODENAME=byzantium\n",
+            "ID=uos\nVERSION_ID=20\n",
+            "ID=devuan\nVERSION_ID=5\n",
+            "ID=parrot\nVERSION_ID=5.3\n",
+            "ID=mx\nVERSION_ID=23\n",
+            "ID=tails\n",
+            "ID=siduction\n",
+            "ID=astra\nVERSION_ID=1.7_x86-64\n",
+        ] {
+            let x = d(text);
+            assert_eq!(x.family, Family::Debian, "{text}");
+            assert_eq!(x.package_tool(), Some("apt-get"), "{text}");
+        }
+        // The ID is matched whole: a name that merely starts like one is not.
+        assert_eq!(d("ID=deepinfoo\n").family, Family::Other);
+    }
+
+    #[test]
+    fn enterprise_linux_7_and_its_kind_use_yum() {
+        for (text, tool) in [
+            (
+                "ID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"7\"\n",
+                "yum",
+            ),
+            (
+                "ID=\"rhel\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"7.5\"\n",
+                "yum",
+            ),
+            (
+                "ID=\"scientific\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"7.5\"\n",
+                "yum",
+            ),
+            ("ID=\"ol\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"7.9\"\n", "yum"),
+            (
+                "ID=\"clearos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"7\"\n",
+                "yum",
+            ),
+            (
+                "ID=\"amzn\"\nID_LIKE=\"centos rhel fedora\"\nVERSION_ID=\"2\"\n",
+                "yum",
+            ),
+            ("ID=\"amzn\"\nVERSION_ID=\"2018.03\"\n", "yum"),
+            (
+                "ID=\"XCP-ng\"\nID_LIKE=\"centos rhel fedora\"\nVERSION_ID=\"8.2.1\"\n",
+                "yum",
+            ),
+            // An EL7 rebuild dockpoint has no row for: by its ID_LIKE.
+            (
+                "ID=\"cloudlinux\"\nID_LIKE=\"rhel fedora centos\"\nVERSION_ID=\"7.9\"\n",
+                "yum",
+            ),
+            ("ID=fedora\nVERSION_ID=21\n", "yum"),
+            // dnf from here on.
+            (
+                "ID=\"amzn\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"2023\"\n",
+                "dnf",
+            ),
+            (
+                "ID=\"rhel\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"8.10\"\n",
+                "dnf",
+            ),
+            (
+                "ID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"9\"\n",
+                "dnf",
+            ),
+            (
+                "ID=\"cloudlinux\"\nID_LIKE=\"rhel fedora centos\"\nVERSION_ID=\"8.10\"\n",
+                "dnf",
+            ),
+            (
+                "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.5\"\n",
+                "dnf",
+            ),
+            ("ID=fedora\nVERSION_ID=41\n", "dnf"),
+            // No VERSION_ID: the current tool.
+            ("ID=centos\nID_LIKE=\"rhel fedora\"\n", "dnf"),
+        ] {
+            assert_eq!(d(text).family, Family::Fedora, "{text}");
+            assert_eq!(d(text).package_tool(), Some(tool), "{text}");
+        }
+        assert!(!d("ID=debian\nVERSION_ID=7\n").uses_yum());
     }
 
     #[test]

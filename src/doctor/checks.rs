@@ -263,7 +263,10 @@ fn reinstall_criu(c: &Ctx) -> String {
     use crate::distro::Family;
     match c.distro.family {
         Family::Debian => "reinstall CRIU: apt-get install --reinstall criu".into(),
-        Family::Fedora => "reinstall CRIU: dnf reinstall criu".into(),
+        Family::Fedora => format!(
+            "reinstall CRIU: {} reinstall criu",
+            c.distro.package_tool().unwrap_or("dnf")
+        ),
         Family::Suse => "reinstall CRIU: zypper install --force criu".into(),
         Family::Arch => "reinstall CRIU: pacman -S criu".into(),
         Family::Alpine => "reinstall CRIU: apk fix criu".into(),
