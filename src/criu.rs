@@ -225,23 +225,169 @@ fn template(family: crate::distro::Family, is_ubuntu: bool) -> &'static str {
     }
 }
 
+/// What the Ubuntu archive has for `criu` on a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Archive {
+    /// Not a way on this release, whatever the kernel: why.
+    Never(&'static str),
+    /// This version: a way where the version policy allows it.
+    Has(Version),
+    /// Not checked: `apt-cache policy criu` says.
+    Unknown,
+}
+
+/// The Ubuntu releases and their archive's CRIU, checked in public sources
+/// (Ubuntu's package and manual pages per release, criu#2011, criu#2404,
+/// LP#2066148): (codename, version, archive).
+const UBUNTU: &[(&str, &str, Archive)] = &[
+    (
+        "focal",
+        "20.04",
+        Archive::Never("Ubuntu 20.04's archive has no criu package"),
+    ),
+    (
+        "jammy",
+        "22.04",
+        Archive::Never(
+            "Ubuntu 22.04's criu is 3.16.1, which CRIU's maintainers call broken for containers on glibc >= 2.35 (no rseq support; CRIU >= 3.17 is needed), and 22.04's own glibc is 2.35",
+        ),
+    ),
+    ("kinetic", "22.10", Archive::Has(Version(3, 17, 1))),
+    ("lunar", "23.04", Archive::Has(Version(3, 17, 1))),
+    ("mantic", "23.10", Archive::Unknown),
+    (
+        "noble",
+        "24.04",
+        Archive::Never(
+            "Ubuntu 24.04's criu package is not installable in practice (criu#2404, LP#2066148)",
+        ),
+    ),
+    ("oracular", "24.10", Archive::Unknown),
+    ("plucky", "25.04", Archive::Has(Version(4, 0, 0))),
+    ("questing", "25.10", Archive::Unknown),
+];
+
+/// The Ubuntu release of an Ubuntu or Ubuntu-based host: its codename
+/// (UBUNTU_CODENAME, else Ubuntu's own VERSION_CODENAME) and version (from
+/// the table, else Ubuntu's own VERSION_ID), and what its archive has.
+fn ubuntu_release(d: &crate::distro::Distro) -> (Option<String>, Option<String>, Archive) {
+    let own = d.id == "ubuntu";
+    let codename = d
+        .ubuntu_codename
+        .clone()
+        .or_else(|| own.then(|| d.codename.clone()).flatten());
+    let version = own.then(|| d.version_id.clone()).flatten();
+    let row = UBUNTU.iter().find(|(c, v, _)| {
+        codename.as_deref() == Some(*c) || (codename.is_none() && version.as_deref() == Some(*v))
+    });
+    match row {
+        Some((c, v, a)) => (Some(c.to_string()), Some(v.to_string()), *a),
+        None => (codename, version, Archive::Unknown),
+    }
+}
+
+/// The lines about the Ubuntu archive's CRIU: the archive install when it
+/// can do the job on this kernel, else why it is not a way.
+fn ubuntu_archive(d: &crate::distro::Distro, min: Version, candidate: Option<&str>) -> String {
+    let (_, _, archive) = ubuntu_release(d);
+    let candidate = candidate.and_then(Version::parse);
+    let has = match archive {
+        Archive::Never(why) => {
+            return format!(
+                "The archive's criu is not a way here: {why}.\nBy hand, from the CRIU team:"
+            );
+        }
+        Archive::Has(v) => Some(candidate.unwrap_or(v)),
+        Archive::Unknown => candidate,
+    };
+    match has {
+        Some(v) if v >= min => format!(
+            "  apt-get update && apt-get install criu            # the archive's CRIU {v}: new enough for this kernel\nNewer, by hand, from the CRIU team:"
+        ),
+        Some(v) => format!(
+            "The archive's criu is not a way here: it is {v}, and this kernel needs CRIU >= {min}.\nBy hand, from the CRIU team:"
+        ),
+        None => format!(
+            "  apt-get update && apt-get install criu            # the archive's CRIU, only if `apt-cache policy criu` shows >= {min}\nOr, by hand, from the CRIU team:"
+        ),
+    }
+}
+
+/// Debian's own CRIU per release (seen with `apt-cache policy criu`), for
+/// when apt's candidate is not known (an image, the doctor).
+const DEBIAN: &[(&str, &str)] = &[("12", "3.17.1"), ("13", "4.1.1")];
+
+/// The lines about a Debian-family distro's own CRIU (`candidate`, from
+/// `apt-cache policy criu`, else Debian's per release): a way only when the
+/// version policy lets it do the job on this kernel.
+fn distro_archive(d: &crate::distro::Distro, min: Version, candidate: Option<&str>) -> String {
+    let known = (d.id == "debian")
+        .then(|| {
+            DEBIAN
+                .iter()
+                .find(|(v, _)| d.version_id.as_deref() == Some(*v))
+        })
+        .flatten()
+        .map(|(_, c)| *c);
+    match candidate.or(known).map(|c| (c, Version::parse(c))) {
+        Some((c, Some(v))) if v >= min => format!(
+            "  apt-get update && apt-get install criu            # the distro's CRIU {c}: new enough for this kernel\nNewer, by hand:"
+        ),
+        Some((c, Some(_))) => format!(
+            "The distro's criu {c} is not a way here: this kernel needs CRIU >= {min}.\nBy hand:"
+        ),
+        _ => format!(
+            "  apt-get update && apt-get install criu            # the distro's CRIU, only if `apt-cache policy criu` shows >= {min}\nOr, by hand:"
+        ),
+    }
+}
+
+/// What dockpoint's `--criu-base URL` is, said with the instructions of
+/// distros whose ways (listed before the instructions by setup and the
+/// doctor) include a source that takes it. dockpoint carries no download
+/// host of its own.
+pub const CRIU_BASE_UBUNTU: &str = "dockpoint's --criu-base URL: the base of the PPA's (or the openSUSE Build Service's) download server, or your mirror of it";
+const CRIU_BASE_DEBIAN: &str = "dockpoint's --criu-base URL: the base of the openSUSE Build Service's download server, or your mirror of it";
+
 /// How to get CRIU >= `min` on this distro, with its own values filled in
 /// (`candidate`: the distro's CRIU, if known).
 pub fn instructions(d: &crate::distro::Distro, min: Version, candidate: Option<&str>) -> String {
     let is_ubuntu = d.id == "ubuntu" || d.ubuntu_codename.is_some();
     let t = template(d.family, is_ubuntu);
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let (ubuntu_codename, ubuntu_version, _) = ubuntu_release(d);
+    let ubuntu_name = match (&ubuntu_version, &ubuntu_codename) {
+        (Some(v), Some(c)) => format!("{v}, {c}"),
+        (Some(x), None) | (None, Some(x)) => x.clone(),
+        (None, None) => "release unknown".into(),
+    };
+    let t = if is_ubuntu {
+        t.replace("{archive}", &ubuntu_archive(d, min, candidate))
+    } else {
+        t.replace("{archive}", &distro_archive(d, min, candidate))
+            .replace(
+                "{base_note}\n",
+                if d.id == "debian" { "{base}\n" } else { "" },
+            )
+    };
     t.replace("{min}", &min.to_string())
         .replace("{pretty}", d.pretty_name.as_deref().unwrap_or(&d.id))
         .replace("{id}", &d.id)
         .replace("{version_id}", &dash(&d.version_id))
         .replace("{codename}", &dash(&d.codename))
+        .replace("{ubuntu}", &ubuntu_name)
         .replace(
-            "{ubuntu_codename}",
-            &d.ubuntu_codename
-                .clone()
-                .or(d.codename.clone())
-                .unwrap_or_default(),
+            "{ubuntu_version}",
+            ubuntu_version.as_deref().unwrap_or("<release>"),
+        )
+        .replace("{tool}", d.package_tool().unwrap_or("dnf"))
+        .replace(
+            "{base}",
+            if is_ubuntu {
+                CRIU_BASE_UBUNTU
+            } else {
+                CRIU_BASE_DEBIAN
+            },
         )
         .replace("{candidate}", candidate.unwrap_or("none"))
         .trim_end()
@@ -349,6 +495,175 @@ mod tests {
         );
         assert!(why.contains("vDSO"), "{why}");
         assert!(!why.contains(">= 4.1.0"), "{why}");
+    }
+
+    fn distro(os_release: &str) -> crate::distro::Distro {
+        crate::distro::Distro::from_fields(
+            &crate::distro::parse(os_release),
+            Some("/etc/os-release".into()),
+        )
+    }
+
+    const NOBLE: &str = "PRETTY_NAME=\"Ubuntu 24.04.1 LTS\"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"24.04\"\nVERSION_CODENAME=noble\nUBUNTU_CODENAME=noble\n";
+
+    /// The line of `text` that holds `needle`, by index.
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{text}"))
+    }
+
+    #[test]
+    fn ubuntu_says_why_the_archive_is_not_a_way_then_the_criu_teams_ways() {
+        for (os, why) in [
+            (
+                "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"20.04\"\nVERSION_CODENAME=focal\nUBUNTU_CODENAME=focal\n",
+                "Ubuntu 20.04's archive has no criu package",
+            ),
+            (
+                "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\nVERSION_CODENAME=jammy\nUBUNTU_CODENAME=jammy\n",
+                "3.16.1, which CRIU's maintainers call broken for containers on glibc >= 2.35 (no rseq support; CRIU >= 3.17 is needed)",
+            ),
+            (NOBLE, "not installable in practice (criu#2404, LP#2066148)"),
+            // A derivative: its Ubuntu release comes from UBUNTU_CODENAME.
+            (
+                "ID=linuxmint\nID_LIKE=\"ubuntu debian\"\nVERSION_ID=\"22\"\nVERSION_CODENAME=wilma\nUBUNTU_CODENAME=noble\n",
+                "Ubuntu 24.04's criu package",
+            ),
+        ] {
+            // Even on an old kernel (CRIU >= 3.11 would do).
+            for min in [Version(3, 11, 0), Version(4, 2, 0)] {
+                let t = instructions(&distro(os), min, None);
+                assert!(
+                    t.contains("\nThe archive's criu is not a way here: "),
+                    "{t}"
+                );
+                assert!(t.contains(why), "{t}");
+                let why = line_of(&t, why);
+                let hand = line_of(
+                    &t,
+                    "  add-apt-repository ppa:criu/ppa && apt-get update && apt-get install criu",
+                );
+                let obs = line_of(
+                    &t,
+                    "  or its openSUSE Build Service project devel:tools:criu",
+                );
+                assert!(why < hand && hand < obs, "{t}");
+                // dockpoint's own sources are listed before these by setup
+                // and the doctor (criu_sources::offers), not here.
+                assert!(!t.contains("dockpoint setup --criu-source"), "{t}");
+                assert!(t.contains("dockpoint's --criu-base URL: the base of the PPA's (or the openSUSE Build Service's) download server, or your mirror of it"), "{t}");
+                assert!(
+                    !t.contains("apt-get update && apt-get install criu            #"),
+                    "{t}"
+                );
+            }
+        }
+        let t = instructions(&distro(NOBLE), Version(4, 2, 0), None);
+        assert!(t.contains("(Ubuntu 24.04, noble)"), "{t}");
+        assert!(t.contains("repository xUbuntu_24.04"), "{t}");
+    }
+
+    #[test]
+    fn ubuntu_archive_is_a_way_only_where_the_policy_allows_it() {
+        let plucky = "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"25.04\"\nVERSION_CODENAME=plucky\nUBUNTU_CODENAME=plucky\n";
+        // 25.04 has 4.0: fine where the kernel needs <= 4.0 ...
+        let t = instructions(&distro(plucky), Version(3, 11, 0), None);
+        let archive = line_of(
+            &t,
+            "apt-get update && apt-get install criu            # the archive's CRIU 4.0.0",
+        );
+        assert!(
+            archive < line_of(&t, "add-apt-repository ppa:criu/ppa"),
+            "{t}"
+        );
+        // ... not where it needs 4.1 or 4.2.
+        let t = instructions(&distro(plucky), Version(4, 1, 0), None);
+        assert!(t.contains("The archive's criu is not a way here: it is 4.0.0, and this kernel needs CRIU >= 4.1.0"), "{t}");
+        // A later release: the archive's, if apt's candidate is new enough.
+        let later = "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"26.04\"\nVERSION_CODENAME=resolute\nUBUNTU_CODENAME=resolute\n";
+        let t = instructions(&distro(later), Version(4, 2, 0), Some("4.2.1-1"));
+        assert!(t.contains("# the archive's CRIU 4.2.1: new enough"), "{t}");
+        let t = instructions(&distro(later), Version(4, 2, 0), Some("4.1.1-1"));
+        assert!(
+            t.contains("it is 4.1.1, and this kernel needs CRIU >= 4.2.0"),
+            "{t}"
+        );
+        let t = instructions(&distro(later), Version(4, 2, 0), None);
+        assert!(
+            t.contains("only if `apt-cache policy criu` shows >= 4.2.0"),
+            "{t}"
+        );
+        assert!(t.contains("xUbuntu_26.04"), "{t}");
+    }
+
+    #[test]
+    fn debian_offers_its_own_criu_only_when_it_can_do_the_job() {
+        let bookworm = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n";
+        let t = instructions(
+            &distro(bookworm),
+            Version(4, 2, 0),
+            Some("3.17.1-2+deb12u2"),
+        );
+        assert!(t.contains("The distro's criu 3.17.1-2+deb12u2 is not a way here: this kernel needs CRIU >= 4.2.0"), "{t}");
+        assert!(!t.contains("apt-get update && apt-get install criu"), "{t}");
+        // dockpoint's sources are listed by criu_sources::offers, before.
+        assert!(!t.contains("dockpoint setup --criu-source"), "{t}");
+        assert!(t.contains("dockpoint's --criu-base URL: the base of the openSUSE Build Service's download server"), "{t}");
+        let t = instructions(
+            &distro(bookworm),
+            Version(3, 11, 0),
+            Some("3.17.1-2+deb12u2"),
+        );
+        assert!(t.contains("apt-get update && apt-get install criu            # the distro's CRIU 3.17.1-2+deb12u2: new enough"), "{t}");
+        // Without apt's candidate: Debian 12's own.
+        let t = instructions(&distro(bookworm), Version(4, 2, 0), None);
+        assert!(
+            t.contains("The distro's criu 3.17.1 is not a way here"),
+            "{t}"
+        );
+        // Derivatives: judged by apt's candidate only; no OBS note.
+        let deepin = "NAME=\"Deepin\"\nVERSION_ID=\"20.9\"\nID=Deepin\n";
+        let t = instructions(&distro(deepin), Version(4, 2, 0), None);
+        assert!(
+            t.contains("only if `apt-cache policy criu` shows >= 4.2.0"),
+            "{t}"
+        );
+        assert!(!t.contains("--criu-base"), "{t}");
+    }
+
+    #[test]
+    fn the_fedora_family_is_told_its_own_package_tool() {
+        for (os, tool) in [
+            (
+                "ID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"7\"\n",
+                "yum",
+            ),
+            (
+                "ID=\"amzn\"\nID_LIKE=\"centos rhel fedora\"\nVERSION_ID=\"2\"\n",
+                "yum",
+            ),
+            (
+                "ID=\"XCP-ng\"\nID_LIKE=\"centos rhel fedora\"\nVERSION_ID=\"8.2.1\"\n",
+                "yum",
+            ),
+            (
+                "ID=\"amzn\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"2023\"\n",
+                "dnf",
+            ),
+            (
+                "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.5\"\n",
+                "dnf",
+            ),
+        ] {
+            let t = instructions(&distro(os), Version(4, 2, 0), None);
+            assert!(
+                t.contains(&format!("\n  {tool} install criu\n")),
+                "{os}: {t}"
+            );
+            let other = if tool == "yum" { "dnf" } else { "yum" };
+            assert!(!t.contains(other), "{os}: {t}");
+        }
     }
 
     #[test]

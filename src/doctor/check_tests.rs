@@ -308,6 +308,67 @@ fn criu_installed_missing_where_setup_can_install_it() {
 }
 
 #[test]
+fn criu_installed_missing_where_the_distros_criu_cannot_do_the_job() {
+    // Debian 12 on kernel 6.18: its CRIU 3.17.1 cannot run there, and setup
+    // does not install it, so the fix does not send the operator to setup's
+    // apt install but names the candidate and the ways to a newer CRIU.
+    let fx = Fx::new();
+    fx.os_release(
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+    )
+    .write("/usr/bin/apt-get", "")
+    .write(
+        "/var/lib/apt/lists/mirror.example_debian_dists_bookworm_main_binary-amd64_Packages.lz4",
+        "",
+    );
+    let policy = "criu:\n  Installed: (none)\n  Candidate: 3.17.1-2+deb12u2\n";
+    let (mut o, _) = fx.ctx(
+        true,
+        RecordingRunner::default().answer("apt-cache policy criu", 0, policy, ""),
+    );
+    o.is_root = true;
+    o.kernel = Some(kernel("6.18.0"));
+    let r = check(&o, "criu.installed");
+    status(&r, Status::Fail);
+    lacks(fix(&r), "dockpoint setup (installs");
+    has(
+        fix(&r),
+        "The distro's criu 3.17.1-2+deb12u2 is not a way here: this kernel needs CRIU >= 4.2.0",
+    );
+    // On a kernel where that CRIU does the job, setup installs it.
+    o.kernel = Some(kernel("6.1.0"));
+    let r = check(&o, "criu.installed");
+    assert_eq!(fix(&r), "dockpoint setup (installs CRIU with apt)");
+}
+
+#[test]
+fn criu_installed_missing_on_ubuntu_leads_with_dockpoints_sources_then_why() {
+    let fx = Fx::new();
+    fx.os_release(UBUNTU);
+    let r = check(&fx.live(), "criu.installed");
+    status(&r, Status::Fail);
+    let f = fix(&r);
+    let at = |needle: &str| {
+        f.find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{f}"))
+    };
+    assert!(f.starts_with("With dockpoint"), "{f}");
+    let ppa = at("dockpoint setup --criu-source ppa --criu-base URL");
+    let obs = at("dockpoint setup --criu-source obs --criu-base URL");
+    let why = at(
+        "The archive's criu is not a way here: Ubuntu 24.04's criu package is not installable in practice",
+    );
+    let hand = at("add-apt-repository ppa:criu/ppa");
+    assert!(ppa < obs && obs < why && why < hand, "{f}");
+    has(f, "dockpoint's --criu-base URL: the base of the PPA's");
+    // In an image dockpoint's sources cannot be used (they need the live
+    // host): only the ways by hand.
+    let r = check(&fx.image(), "criu.installed");
+    lacks(fix(&r), "dockpoint setup --criu-source");
+    has(fix(&r), "add-apt-repository ppa:criu/ppa");
+}
+
+#[test]
 fn criu_installed_missing_in_an_image_names_the_image() {
     let fx = Fx::new();
     fx.os_release(DEBIAN);

@@ -382,12 +382,42 @@ fn criu_installed(c: &Ctx, _: Option<&str>) -> Finding {
 /// it can (apt on a live Debian-family host, or apt through chroot in an
 /// image, as root), and not when the operator said --no-install.
 fn install_criu_fix(c: &Ctx) -> String {
-    let ways = criu::instructions(&c.distro, c.min_criu(), None);
     let apt = c.apt();
+    let manual = criu::instructions(
+        &c.distro,
+        c.min_criu(),
+        apt.and_then(|a| a.policy.candidate.as_deref()),
+    );
+    // On a live host dockpoint's own sources lead, as in setup's plan.
+    let ours: Vec<String> = if c.host.live {
+        source_offers(c)
+            .iter()
+            .map(|o| format!("  {:<52} # {}", o.command, o.note))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let ways = if ours.is_empty() {
+        manual
+    } else {
+        format!(
+            "With dockpoint (each simulated first, pinned to CRIU's own packages, undone by --remove-criu-source):\n{}\n{manual}",
+            ours.join("\n")
+        )
+    };
+    // The distro's candidate must be able to do the job on this kernel:
+    // setup does not install one the version policy refuses.
+    let candidate_ok = |cand: &str| match (criu::Version::parse(cand), &c.kernel) {
+        (Some(v), Some(k)) => criu::verdict(v, k.version, &k.arch).is_ok(),
+        _ => true,
+    };
     let setup_can = !c.no_install
         && c.is_root
         && apt.is_some_and(|a| c.host.live || a.chroot)
-        && apt.is_some_and(|a| a.policy.candidate.is_some() || !a.lists);
+        && apt.is_some_and(|a| match &a.policy.candidate {
+            Some(cand) => candidate_ok(cand),
+            None => !a.lists,
+        });
     if setup_can {
         let root = if c.host.live {
             String::new()
@@ -405,9 +435,9 @@ fn install_criu_fix(c: &Ctx) -> String {
     }
 }
 
-/// The ways to a newer CRIU that can serve this host (dockpoint's sources,
-/// best first; Debian testing only where its CRIU fits the C library).
-fn criu_fix(c: &Ctx) -> String {
+/// dockpoint's CRIU sources that can serve this host, best first (Debian
+/// testing only where its CRIU fits the C library).
+fn source_offers(c: &Ctx) -> Vec<crate::criu_sources::Offer> {
     let libc = crate::apt::installed_version(&c.host, "libc6");
     let mirror = crate::observe::debian_mirror(&c.host);
     let ctx = crate::criu_sources::Ctx {
@@ -417,7 +447,13 @@ fn criu_fix(c: &Ctx) -> String {
         mirror: mirror.as_deref(),
         ..Default::default()
     };
-    let offers = crate::criu_sources::offers(&ctx);
+    crate::criu_sources::offers(&ctx)
+}
+
+/// The ways to a newer CRIU that can serve this host (dockpoint's sources,
+/// best first; Debian testing only where its CRIU fits the C library).
+fn criu_fix(c: &Ctx) -> String {
+    let offers = source_offers(c);
     if offers.is_empty() {
         return "install a newer CRIU: https://criu.org/Installation".into();
     }
