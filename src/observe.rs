@@ -278,12 +278,7 @@ impl Observer {
                 };
                 Some(Apt {
                     policy,
-                    lists: self
-                        .host
-                        .fs
-                        .read_dir("/var/lib/apt/lists")
-                        .map(|names| names.iter().any(|n| n.ends_with("_Packages")))
-                        .unwrap_or(false),
+                    lists: has_apt_lists(&self.host),
                     chroot,
                     mirror: debian_mirror(&self.host),
                 })
@@ -308,6 +303,31 @@ impl Observer {
         self.docker()
             .map_or_else(|| DAEMON_JSON.to_string(), |d| d.config_file.clone())
     }
+}
+
+/// The suffixes apt stores package lists with: plain, or compressed as
+/// `Acquire::GzipIndexes` / `Acquire::CompressionTypes::Order` leave them
+/// (apt-get update keeps `*_Packages.lz4` on some cloud images).
+const LIST_SUFFIXES: &[&str] = &[
+    "_Packages",
+    "_Packages.lz4",
+    "_Packages.gz",
+    "_Packages.xz",
+    "_Packages.zst",
+    "_Packages.bz2",
+    "_Packages.lzma",
+];
+
+/// Whether apt has package lists (else `apt-get update` must come first).
+pub fn has_apt_lists(host: &Host) -> bool {
+    host.fs
+        .read_dir("/var/lib/apt/lists")
+        .map(|names| {
+            names
+                .iter()
+                .any(|n| LIST_SUFFIXES.iter().any(|s| n.ends_with(s)))
+        })
+        .unwrap_or(false)
 }
 
 /// The host's own Debian mirror, from its apt sources (never a built-in one).
@@ -340,4 +360,61 @@ pub fn debian_mirror(host: &Host) -> Option<String> {
         let uri = uri.trim_end_matches('/');
         (uri.ends_with("/debian") && uri.starts_with("http")).then(|| uri.to_string())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{RecordingRunner, Term};
+    use crate::rootfs::Root;
+
+    fn host_with_lists(names: &[&str]) -> (tempfile::TempDir, Host) {
+        let dir = tempfile::tempdir().unwrap();
+        let lists = dir.path().join("var/lib/apt/lists");
+        std::fs::create_dir_all(lists.join("partial")).unwrap();
+        for n in names {
+            std::fs::write(lists.join(n), "").unwrap();
+        }
+        let host = Host {
+            fs: Root::open(dir.path()).unwrap(),
+            live: false,
+            runner: Box::new(RecordingRunner::default()),
+            term: Term::plain(),
+        };
+        (dir, host)
+    }
+
+    #[test]
+    fn compressed_package_lists_count_as_lists() {
+        for name in [
+            "deb.example_debian_dists_bookworm_main_binary-amd64_Packages",
+            "deb.example_debian_dists_bookworm_main_binary-amd64_Packages.lz4",
+            "deb.example_debian_dists_bookworm_main_binary-amd64_Packages.gz",
+            "deb.example_debian_dists_bookworm_main_binary-amd64_Packages.xz",
+            "deb.example_debian_dists_bookworm_main_binary-amd64_Packages.zst",
+            "deb.example_debian_dists_bookworm_main_binary-amd64_Packages.bz2",
+        ] {
+            let (_dir, host) = host_with_lists(&["lock", name]);
+            assert!(has_apt_lists(&host), "{name}");
+        }
+    }
+
+    #[test]
+    fn no_package_lists_means_an_update_first() {
+        // Only the lock, partial/ and the Release files: no package lists.
+        let (_dir, host) = host_with_lists(&[
+            "lock",
+            "deb.example_debian_dists_bookworm_InRelease",
+            "deb.example_debian_dists_bookworm_main_i18n_Translation-en.lz4",
+        ]);
+        assert!(!has_apt_lists(&host));
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host {
+            fs: Root::open(dir.path()).unwrap(),
+            live: false,
+            runner: Box::new(RecordingRunner::default()),
+            term: Term::plain(),
+        };
+        assert!(!has_apt_lists(&host), "no lists directory at all");
+    }
 }
