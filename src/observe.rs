@@ -41,6 +41,22 @@ impl Kernel {
     }
 }
 
+/// Whether this daemon is an installed docker engine: a dockerd runs, or a
+/// dockerd binary is there. A unit file or a `docker` client alone is not
+/// one. Setup and the doctor both decide by this.
+pub fn docker_installed(d: &Daemon) -> bool {
+    d.pid.is_some() || d.dockerd.is_some()
+}
+
+/// The setup header's docker line on a live host where no docker engine is
+/// installed (no running dockerd, no dockerd binary); None otherwise (under
+/// --root, or where the header describes the daemon that was found).
+pub fn docker_not_installed_line(live: bool, docker: Option<&Daemon>) -> Option<String> {
+    (live && !docker.is_some_and(docker_installed)).then(|| {
+        "Docker: not installed (no dockerd running, no dockerd binary): nothing to restart; install docker, then re-run dockpoint setup".to_string()
+    })
+}
+
 /// The lowest CRIU that does the whole job on `kernel` (4.2 when it is
 /// unknown, as under --root: images boot on current kernels).
 pub fn min_criu(kernel: Option<&Kernel>) -> Version {
@@ -188,10 +204,7 @@ impl Observer {
             }
             let found = docker::discover_with_notes(&self.host);
             let d = found.daemon;
-            (
-                (d.pid.is_some() || d.dockerd.is_some()).then_some(d),
-                found.notes,
-            )
+            (docker_installed(&d).then_some(d), found.notes)
         })
     }
 

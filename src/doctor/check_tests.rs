@@ -674,7 +674,8 @@ fn daemon_json_not_a_file() {
 #[test]
 fn daemon_json_experimental_missing_or_false() {
     let fx = Fx::new();
-    fx.write("/etc/docker/daemon.json", "{\"log-level\": \"warn\"}\n");
+    fx.docker(Docker::Unmanaged)
+        .write("/etc/docker/daemon.json", "{\"log-level\": \"warn\"}\n");
     let r = check(&fx.live(), "daemon-json.experimental");
     status(&r, Status::Fail);
     assert_eq!(
@@ -707,6 +708,11 @@ fn daemon_json_experimental_missing_or_false() {
     let r = check(&fx.live(), "daemon-json.experimental");
     status(&r, Status::Fail);
     status(&check(&fx.live(), "daemon-json.valid"), Status::Pass);
+    // No docker installed: setup restarts nothing, and the fix says so.
+    assert_eq!(
+        fix(&r),
+        "dockpoint setup (sets \"experimental\": true; docker is not installed: it reads the file when it first starts)"
+    );
 }
 
 #[test]
@@ -760,7 +766,11 @@ fn docker_api_not_answering_fix_follows_the_host() {
         let o = o.with_api(no_engine(&fx));
         let r = check(&o, "docker.api");
         status(&r, Status::Fail);
-        has(&r.message, "docker does not answer: ");
+        if how == Docker::None {
+            has(&r.message, "docker is not installed (no dockerd running");
+        } else {
+            has(&r.message, "docker does not answer: ");
+        }
         has(&r.message, "cannot connect");
         has(fix(&r), want);
         for other in [
@@ -774,6 +784,35 @@ fn docker_api_not_answering_fix_follows_the_host() {
             }
         }
     }
+}
+
+/// No docker engine: every docker check says so in the same words as
+/// setup's docker-restart step (`docker is not installed`), none of them
+/// "does not answer" or "no init system".
+#[test]
+fn no_docker_installed_every_docker_check_says_so() {
+    let fx = Fx::new();
+    let o = fx.live().with_api(no_engine(&fx));
+    for id in [
+        "docker.api",
+        "docker.experimental",
+        "docker.kind",
+        "docker.version",
+        "docker.init",
+        "daemon-json.flag-conflict",
+    ] {
+        let r = check(&o, id);
+        has(&r.message, "docker is not installed");
+        lacks(&r.message, "does not answer");
+        lacks(&r.message, "init system");
+    }
+    // A dockerd binary that is not running is installed: it is started.
+    let fx = Fx::new();
+    fx.docker(Docker::Unmanaged);
+    let o = fx.live().with_api(no_engine(&fx));
+    let r = check(&o, "docker.api");
+    has(&r.message, "docker does not answer");
+    lacks(&r.message, "not installed");
 }
 
 #[test]

@@ -288,12 +288,15 @@ fn setup_cmd(c: &Ctx, extra: &str) -> String {
     }
 }
 
-/// What setup does about docker after daemon.json: only a live host restarts.
+/// What setup does about docker after daemon.json: only a live host with
+/// docker installed restarts it.
 fn restart_note(c: &Ctx) -> &'static str {
-    if c.host.live {
-        " and restarts docker"
-    } else {
+    if !c.host.live {
         "; docker reads it when the image boots"
+    } else if c.docker().is_none() {
+        "; docker is not installed: it reads the file when it first starts"
+    } else {
+        " and restarts docker"
     }
 }
 
@@ -714,6 +717,16 @@ fn docker_api(c: &Ctx, _: Option<&str>) -> Finding {
         Err(e) if e.contains("Permission denied") => Finding::cannot(format!(
             "{e}: run as root, or as a member of the docker group"
         )),
+        Err(e) if nothing_installed(c, &e) => {
+            let mut f = Finding::problem(
+                format!("docker is not installed (no dockerd running, no dockerd binary; {e})"),
+                start_docker_fix(c),
+            );
+            for n in c.docker_notes() {
+                f = f.detail(n);
+            }
+            f
+        }
         Err(e) => {
             let mut f =
                 Finding::problem(format!("docker does not answer: {e}"), start_docker_fix(c));
@@ -725,11 +738,20 @@ fn docker_api(c: &Ctx, _: Option<&str>) -> Finding {
     }
 }
 
+/// No docker engine here: no dockerd runs or is installed in this host's
+/// namespaces, and nothing listens on the API socket (an engine that
+/// answers, or hangs, there is docker elsewhere: not "not installed").
+fn nothing_installed(c: &Ctx, api_error: &str) -> bool {
+    c.docker().is_none()
+        && (api_error.contains("No such file or directory")
+            || api_error.contains("Connection refused"))
+}
+
 /// How to start docker on this host: by its init system, or install it.
 fn start_docker_fix(c: &Ctx) -> String {
     match c.docker().map(|d| (d.init, d.dockerd.is_some())) {
         None | Some((_, false)) => {
-            "docker is not installed here: install docker engine (on Debian and Ubuntu: apt-get install docker.io)".into()
+            "install docker engine (on Debian and Ubuntu: apt-get install docker.io), then dockpoint setup".into()
         }
         Some((Init::Systemd, _)) => {
             "start docker: systemctl start docker (then journalctl -u docker if it does not come up)"
@@ -760,6 +782,9 @@ fn docker_experimental(c: &Ctx, _: Option<&str>) -> Finding {
                 _ => format!("{} (sets it and restarts docker); daemon-reload does not apply it", setup_cmd(c, "")),
             },
         ),
+        Err(e) if nothing_installed(c, &format!("{e:#}")) => {
+            Finding::skip("docker is not installed")
+        }
         Err(e) => Finding::skip(format!("docker does not answer ({e:#})")),
     }
 }
@@ -792,6 +817,7 @@ fn docker_kind(c: &Ctx, _: Option<&str>) -> Finding {
 fn docker_version(c: &Ctx, _: Option<&str>) -> Finding {
     let v = match c.version() {
         Ok(v) => v,
+        Err(e) if nothing_installed(c, &e) => return Finding::skip("docker is not installed"),
         Err(e) => return Finding::skip(format!("docker does not answer ({e})")),
     };
     let docker = v["Version"].as_str().unwrap_or_default().to_string();

@@ -14,6 +14,11 @@ fn command_line(cmd: &[&str]) -> String {
     cmd.join(" ")
 }
 
+/// The docker-restart step (and the header) where no docker engine is
+/// installed; the doctor says `docker is not installed` too.
+pub const NOT_INSTALLED: &str =
+    "docker is not installed: nothing to restart; install docker, then re-run dockpoint setup";
+
 /// Plan the restart from the facts and the daemon-json step: pure.
 pub fn plan(f: &Facts, flags: &Flags, before: &[PlannedStep]) -> PlannedStep {
     let mut s = PlannedStep::new(StepId::DockerRestart);
@@ -34,9 +39,13 @@ pub fn plan(f: &Facts, flags: &Flags, before: &[PlannedStep]) -> PlannedStep {
         };
         return s;
     }
-    let Some(d) = &f.docker else {
+    let Some(d) = f
+        .docker
+        .as_ref()
+        .filter(|d| crate::observe::docker_installed(d))
+    else {
         s.status = Status::Skipped;
-        s.message = "docker is not installed here".into();
+        s.message = NOT_INSTALLED.into();
         return s;
     };
     if let Some(note) = d.describe_kind() {
@@ -63,9 +72,15 @@ pub fn plan(f: &Facts, flags: &Flags, before: &[PlannedStep]) -> PlannedStep {
             } else {
                 Status::Skipped
             };
-            s.message.push_str(&format!(
-                "docker does not answer ({why}); it reads daemon.json when it starts"
-            ));
+            if d.pid.is_none() {
+                s.message.push_str(&format!(
+                    "dockerd is installed but not running: nothing to restart; it reads daemon.json when it starts ({why})"
+                ));
+            } else {
+                s.message.push_str(&format!(
+                    "docker does not answer ({why}); it reads daemon.json when it starts"
+                ));
+            }
             return s;
         }
     };

@@ -289,6 +289,71 @@ fn plan_docker_not_answering_is_not_restarted() {
     assert!(s.action.is_none());
 }
 
+#[test]
+fn plan_without_docker_installed_skips_and_says_so() {
+    // No daemon at all, or one with neither a running dockerd nor a binary
+    // (a unit file left behind): not installed.
+    let mut f = live_facts(Init::Systemd, unused_api());
+    f.docker = None;
+    f.engine = Some(engine(Err(
+        "cannot connect: No such file or directory".into()
+    )));
+    let mut left_behind = daemon(Init::Systemd);
+    left_behind.pid = None;
+    left_behind.dockerd = None;
+    for docker in [None, Some(left_behind)] {
+        f.docker = docker;
+        for before in [dj(Status::Changed), dj(Status::Ok)] {
+            let s = plan(&f, &Flags::default(), std::slice::from_ref(&before));
+            assert_eq!(s.status, Status::Skipped, "{}", s.message);
+            assert!(s.action.is_none());
+            assert_eq!(
+                s.message,
+                "docker is not installed: nothing to restart; install docker, then re-run dockpoint setup"
+            );
+        }
+    }
+}
+
+#[test]
+fn plan_installed_but_stopped_docker_is_not_restarted() {
+    let mut f = live_facts(Init::Unmanaged, unused_api());
+    let d = f.docker.as_mut().unwrap();
+    d.pid = None;
+    f.engine = Some(engine(Err(
+        "cannot connect: No such file or directory".into()
+    )));
+    let s = plan(&f, &Flags::default(), &[dj(Status::Changed)]);
+    assert!(s.action.is_none());
+    assert_eq!(s.status, Status::Ok, "{}", s.message);
+    assert!(
+        s.message
+            .starts_with("dockerd is installed but not running: nothing to restart; it reads daemon.json when it starts"),
+        "{}",
+        s.message
+    );
+}
+
+#[test]
+fn header_says_docker_is_not_installed_where_the_step_does() {
+    use crate::observe::docker_not_installed_line;
+    let line = docker_not_installed_line(true, None).unwrap();
+    assert!(line.starts_with("Docker: not installed"), "{line}");
+    assert!(line.contains("install docker, then re-run dockpoint setup"));
+    let mut left_behind = daemon(Init::Unmanaged);
+    left_behind.pid = None;
+    left_behind.dockerd = None;
+    assert!(docker_not_installed_line(true, Some(&left_behind)).is_some());
+    // Installed (running, or a binary): the header describes it instead.
+    let running = daemon(Init::Systemd);
+    assert_eq!(docker_not_installed_line(true, Some(&running)), None);
+    let mut stopped = daemon(Init::Unmanaged);
+    stopped.pid = None;
+    assert_eq!(docker_not_installed_line(true, Some(&stopped)), None);
+    // Under --root no docker is looked for: nothing to say.
+    assert_eq!(docker_not_installed_line(false, None), None);
+}
+
 // --------------------------------------------------------------- apply ---
 
 /// A temp root holding a daemon.json, a recording runner, and the facts
