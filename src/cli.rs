@@ -4,11 +4,26 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 const EXIT_CODES: &str = "\
+Exit codes (every command; see each command's --help):
+  0  success
+  1  failed: a setup step or a doctor check failed, explain recognised
+     nothing, setup was cancelled, --root DIR could not be read, or the
+     report could not be written to stdout
+  2  usage error: bad flags, not root (setup without --root/--dry-run),
+     --root DIR missing or not a directory
+  3  doctor only: a check could not run (and none failed)";
+
+const SETUP_EXIT_CODES: &str = "\
 Exit codes:
-  0  success (whether or not anything changed)
-  1  a step failed; the operator cancelled (Cancel, or Ctrl-C at a prompt:
-     nothing was changed); or the report could not be written to stdout
-  2  usage error: bad flags, not root, or no terminal without --yes";
+  0  success (whether or not anything changed; the doctor run at the end
+     does not change it)
+  1  a step failed (in a dry run too: a plan that would fail); the operator
+     cancelled (Cancel, or Ctrl-C at a prompt: nothing was changed); the
+     setup lock was not released within 120 s; --root DIR could not be read;
+     or the report could not be written to stdout
+  2  usage error: bad flags, not root (without --root/--dry-run), no
+     terminal without --yes or --dry-run, --root DIR missing or not a
+     directory";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,7 +40,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Configure this host (or an image root) for docker checkpoint/restore
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = SETUP_EXIT_CODES)]
     Setup(SetupArgs),
     /// Check whether this host can checkpoint and restore containers, with the fix for each problem
     #[command(after_help = DOCTOR_EXIT_CODES)]
@@ -37,9 +52,12 @@ pub enum Command {
 
 const DOCTOR_EXIT_CODES: &str = "\
 Exit codes:
-  0  no check failed (warnings allowed; with --strict warnings fail)
-  1  a check failed (or the report could not be written to stdout)
-  2  usage error
+  0  no check failed and every check could run (warnings allowed; with
+     --strict warnings fail); --list
+  1  a check failed; --root DIR could not be read; or the report could not
+     be written to stdout
+  2  usage error: bad flags, an --only/--skip naming no check, --root DIR
+     missing or not a directory
   3  a check could not run (and none failed)";
 
 #[derive(Args, Debug)]
@@ -81,8 +99,11 @@ const EXPLAIN_EXIT_CODES: &str = "\
 Input: the TEXT arguments, --file PATH (repeatable), or stdin (`-`, or when stdin is not a terminal).
 Exit codes:
   0  something was recognised
-  1  nothing was recognised (send the CRIU log named after `path=`)
-  2  usage error";
+  1  nothing was recognised (send the CRIU log named after `path=`); --root
+     DIR could not be read; or the report could not be written to stdout
+  2  usage error: bad flags, no input, a --file that is not a regular file
+     (or the stdin pipe) or cannot be read, --root DIR missing or not a
+     directory";
 
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
@@ -116,7 +137,7 @@ pub struct SetupArgs {
     /// Show the plan and the diffs; change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Treat DIR as the host's / for every file read and written (image builds); live steps are skipped
+    /// Treat DIR as the host's / for every file read, written, created or listed (image builds): CRIU is installed there with apt through chroot only as root and where DIR has apt; dockpoint's CRIU sources, criu check and the docker restart need the live host
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Do not install CRIU

@@ -26,6 +26,10 @@ fn instructions(f: &Facts, candidate: Option<&str>) -> String {
 fn instructions_but(f: &Facts, candidate: Option<&str>, refused: Option<Name>) -> String {
     let candidate = candidate.or_else(|| f.apt.as_ref()?.policy.candidate.as_deref());
     let manual = criu::instructions(&f.distro, f.min_criu(), candidate);
+    if !f.live {
+        // dockpoint's sources need the live host: under --root, the ways by hand.
+        return manual;
+    }
     let none = Flags::default();
     let ctx = f.source_ctx(&none);
     let ours = sources::offers(&ctx)

@@ -91,7 +91,9 @@ pub fn print_header(json: bool, f: &Facts, root: Option<&std::path::Path>) {
             ),
         );
     }
-    if let Some(d) = &f.docker {
+    if let Some(line) = crate::observe::docker_not_installed_line(f.live, f.docker.as_ref()) {
+        out(json, &line);
+    } else if let Some(d) = &f.docker {
         out(json, &describe_docker(d));
     }
     for n in &f.docker_notes {
@@ -280,7 +282,11 @@ pub fn describe_docker(d: &crate::docker::Daemon) -> String {
                 .unwrap_or_default()
         ),
         None => format!(
-            "Docker: dockerd is not running (managed by {init}), config {}",
+            "Docker: dockerd is installed but not running ({}), config {}",
+            match d.init {
+                crate::docker::Init::Unmanaged => "no init system manages it".to_string(),
+                _ => format!("managed by {init}"),
+            },
             d.config_file
         ),
     }
