@@ -345,6 +345,14 @@ fn run_code(args: &ExplainArgs) -> i32 {
         );
         return 2;
     }
+    let report = follow_logs_and_diagnose(&host, &scanner, f);
+    print(&report, args.format);
+    if report.diagnoses.is_empty() { 1 } else { 0 }
+}
+
+/// Follow the CRIU logs the findings name (inside the host root only),
+/// then diagnose.
+fn follow_logs_and_diagnose(host: &Host, scanner: &Scanner, mut f: Findings) -> Report {
     // Follow the CRIU logs the text names, inside the host root only.
     let mut read = Vec::new();
     let mut unreadable = Vec::new();
@@ -371,10 +379,33 @@ fn run_code(args: &ExplainArgs) -> i32 {
             }
         }
     }
-    let mut report = diagnose(&host, f, read, unreadable);
+    let mut report = diagnose(host, f, read, unreadable);
     report.logs_refused = refused;
-    print(&report, args.format);
-    if report.diagnoses.is_empty() { 1 } else { 0 }
+    report
+}
+
+/// Explain an error text (as docker returned it) and the CRIU logs it
+/// names, plus `logs` (e.g. a copy kept before docker deleted the
+/// original): the library form of `dockpoint explain`, for the workflow.
+pub fn explain_text(host: &Host, text: &str, logs: &[String]) -> Report {
+    let scanner = Scanner::new();
+    let mut f = Findings::default();
+    let _ = scanner.scan_reader(&mut text.as_bytes(), "input", &mut f);
+    let mut report_logs = Vec::new();
+    for p in logs {
+        if let Ok(Some(mut file)) = host.fs.open_file(p)
+            && scanner.scan_reader(&mut file, p, &mut f).is_ok()
+        {
+            report_logs.push(p.clone());
+        }
+    }
+    let mut report = follow_logs_and_diagnose(host, &scanner, f);
+    for p in report_logs {
+        if !report.logs_read.contains(&p) {
+            report.logs_read.push(p);
+        }
+    }
+    report
 }
 
 /// Text from the input as it may be shown on a terminal: control characters
@@ -501,5 +532,51 @@ mod tests {
             "a\\u{9b}b\\u{2028}c\\u{202e}"
         );
         assert_eq!(escape("\x7f\t"), "\\x7f\\t");
+    }
+}
+
+#[cfg(test)]
+mod library_tests {
+    use super::*;
+
+    #[test]
+    fn explain_text_reads_the_kept_log_beside_the_error() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("var/log/dockpoint")).unwrap();
+        let log = "/var/log/dockpoint/criu-dump-x.log";
+        std::fs::write(
+            d.path().join(log.trim_start_matches('/')),
+            "(00.034869) Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider using --tcp-established option.\n",
+        )
+        .unwrap();
+        let host = Host::new(
+            Some(d.path().to_path_buf()),
+            Box::new(crate::runner::RecordingRunner::default()),
+            crate::host::Term::plain(),
+        )
+        .unwrap();
+        let text = "Error response from daemon: Cannot checkpoint container c: runc did not terminate successfully: exit status 1: criu failed: type NOTIFY errno 0 path= /run/containerd/gone/criu-dump.log: unknown";
+        let r = explain_text(&host, text, &[log.to_string()]);
+        let ids: Vec<&str> = r.diagnoses.iter().map(|d| d.id).collect();
+        assert!(ids.contains(&"tcp-established-missing"), "{ids:?}");
+        let d0 = r
+            .diagnoses
+            .iter()
+            .find(|d| d.id == "tcp-established-missing")
+            .unwrap();
+        assert_eq!(d0.source, log);
+        assert!(r.logs_read.contains(&log.to_string()));
+        assert!(
+            r.logs_unreadable
+                .iter()
+                .any(|p| p.contains("/run/containerd/gone"))
+        );
+        // Without the kept log only the generic message is there.
+        let r = explain_text(&host, text, &[]);
+        assert!(
+            r.diagnoses.iter().all(|d| d.source == "input"),
+            "{:?}",
+            r.diagnoses
+        );
     }
 }
