@@ -3,6 +3,7 @@
 
 pub mod apt;
 pub mod cli;
+pub mod container;
 pub mod criu;
 pub mod criu_sources;
 pub mod daemon_json;
