@@ -38,15 +38,17 @@
 //! cgroup's figure includes the page cache, so it is reported but only used
 //! when no process could be read.
 //!
-//! Why not the `sysinfo` crate (on the project's requested list): it reads
-//! process memory from `/proc/<pid>/statm` and disks from `/proc/mounts`
-//! with `std::fs` on the hard-coded machine `/proc` (0.39: `Path::new("/proc")`
-//! in its Linux `system.rs`), so it cannot honour `--root`, cannot be tested
-//! on a fake /proc, refreshes every process on the machine to answer for a
-//! few, has no VmSwap or per-process file descriptors, and maps a path to a
-//! disk only by mount point, not by `st_dev`. procfs reads through the host
-//! door plus nix's `fstatvfs` on a directory opened by it do all of that, in
-//! a few lines, without a dependency.
+//! Why not the `sysinfo` crate (on the project's requested list): 0.39
+//! reads process memory (`statm`: resident and virtual only) and disks
+//! (`/proc/mounts`) with `std::fs` on the machine's hard-coded `/proc`
+//! (`Path::new("/proc")` in its Linux `system.rs`), so it cannot honour
+//! `--root` and cannot be tested on a fake /proc; it has no per-process swap,
+//! no pid namespaces, no descriptor targets or flags (only a count of open
+//! files), no sockets, and maps a path to a disk by mount point, not by
+//! `st_dev`. The sockets, files and namespaces need procfs reads through the
+//! host door anyway; VmRSS/VmSwap are two more lines of the same status file,
+//! and free space is nix's `fstatvfs` on a directory the door opened. No
+//! dependency is added.
 //!
 //! One stat is not a path lookup: the size of a file a process holds open
 //! is `fstatat` on its `/proc/<pid>/fd/<fd>` entry in the fd directory
@@ -290,7 +292,7 @@ pub struct Listener {
     pub pid: i32,
     pub comm: String,
     /// Connections waiting to be accepted: CRIU refuses them ("In-flight
-    /// connection") unless `tcp-skip-in-flight`.
+    /// connection") unless `skip-in-flight`.
     pub backlog: u32,
 }
 
@@ -1515,6 +1517,35 @@ pub struct TcpOptions {
     pub skip_in_flight: bool,
 }
 
+impl TcpOptions {
+    /// What CRIU makes of runc.conf's text (None: there is no runc.conf).
+    pub fn from_runc_conf(text: Option<&str>) -> Result<Self, crate::runc_conf::ConfError> {
+        let on = |name| -> Result<bool, crate::runc_conf::ConfError> {
+            Ok(match text {
+                Some(t) => crate::runc_conf::effective(t, name)?.is_some(),
+                None => false,
+            })
+        };
+        Ok(TcpOptions {
+            established: on("tcp-established")?,
+            close: on("tcp-close")?,
+            skip_in_flight: on("skip-in-flight")?,
+        })
+    }
+}
+
+/// CRIU's `ghost-limit` as runc.conf sets it, else the default 1 MiB.
+pub fn ghost_limit(runc_conf: Option<&str>) -> Result<u64, crate::runc_conf::ConfError> {
+    let value = match runc_conf {
+        Some(t) => crate::runc_conf::effective(t, "ghost-limit")?,
+        None => None,
+    };
+    Ok(value
+        .as_deref()
+        .and_then(criu_size)
+        .unwrap_or(DEFAULT_GHOST_LIMIT))
+}
+
 /// Refuse a connected TCP socket without `tcp-established` or `tcp-close`:
 /// CRIU fails the dump with `Connected TCP socket, consider using
 /// --tcp-established option.`
@@ -1539,7 +1570,7 @@ pub fn judge_tcp(facts: &ContainerFacts, opts: TcpOptions) -> Judgement {
     if !opts.skip_in_flight {
         for l in facts.tcp.listeners.iter().filter(|l| l.backlog > 0) {
             details.push(format!(
-                "listener {} of pid {} ({}) has {} connections not yet accepted: CRIU refuses in-flight connections without tcp-skip-in-flight",
+                "listener {} of pid {} ({}) has {} connections not yet accepted: CRIU refuses in-flight connections without skip-in-flight",
                 l.local, l.pid, l.comm, l.backlog
             ));
         }
@@ -1828,6 +1859,26 @@ pub fn judge_leftovers(l: &Leftovers) -> Judgement {
         paths.join(" ")
     ))
     .details(details)
+}
+
+/// Every judgement of one container's checkpoint, in the order a person
+/// reads them: processes, TCP, deleted files, space (these refuse), open
+/// files, leftovers (these warn).
+pub fn judge_all(
+    facts: &ContainerFacts,
+    opts: TcpOptions,
+    ghost_limit: u64,
+    space: &[FsNeed],
+    leftovers: &Leftovers,
+) -> Vec<Judgement> {
+    vec![
+        judge_processes(facts),
+        judge_tcp(facts, opts),
+        judge_deleted_files(facts, ghost_limit),
+        judge_space(space),
+        judge_open_files(facts),
+        judge_leftovers(leftovers),
+    ]
 }
 
 #[cfg(test)]
@@ -2589,6 +2640,66 @@ mod tests {
             "{:?}",
             j.details
         );
+    }
+
+    #[test]
+    fn options_from_runc_conf() {
+        assert_eq!(
+            TcpOptions::from_runc_conf(None).unwrap(),
+            TcpOptions::default()
+        );
+        let conf = "# dockpoint\ntcp-established\nskip-in-flight\nghost-limit 50M\n";
+        assert_eq!(
+            TcpOptions::from_runc_conf(Some(conf)).unwrap(),
+            TcpOptions {
+                established: true,
+                close: false,
+                skip_in_flight: true
+            }
+        );
+        let off = "tcp-established\nno-tcp-established\ntcp-close\n";
+        let o = TcpOptions::from_runc_conf(Some(off)).unwrap();
+        assert!(!o.established && o.close, "{o:?}");
+        assert!(TcpOptions::from_runc_conf(Some("tcp-established\r\n")).is_err());
+        assert_eq!(ghost_limit(Some(conf)).unwrap(), 50 << 20);
+        assert_eq!(ghost_limit(Some(off)).unwrap(), DEFAULT_GHOST_LIMIT);
+        assert_eq!(ghost_limit(None).unwrap(), DEFAULT_GHOST_LIMIT);
+    }
+
+    #[test]
+    fn all_judgements_of_a_container() {
+        let t = container_tree();
+        let f = observe(&t.host(), 100);
+        let conf = "tcp-established\n";
+        let j = judge_all(
+            &f,
+            TcpOptions::from_runc_conf(Some(conf)).unwrap(),
+            ghost_limit(Some(conf)).unwrap(),
+            &plan_space(
+                &space_needed(1),
+                &[
+                    loc(Place::Tmp, "/tmp", 1, 10, "/"),
+                    loc(Place::ContainerdRoot, "/var/lib/containerd", 1, 10, "/"),
+                    loc(Place::DockerRoot, "/var/lib/docker", 1, 10, "/"),
+                ],
+            ),
+            &Leftovers::default(),
+        );
+        let got: Vec<(&str, Verdict)> = j.iter().map(|j| (j.id, j.verdict)).collect();
+        assert_eq!(
+            got,
+            [
+                ("container.processes", Verdict::Ok),
+                ("container.tcp", Verdict::Ok),
+                ("container.deleted-files", Verdict::Ok),
+                ("container.space", Verdict::Ok),
+                ("container.open-files", Verdict::Warn),
+                ("host.checkpoint-leftovers", Verdict::Ok),
+            ]
+        );
+        let v = serde_json::to_value(&j).unwrap();
+        assert_eq!(v[4]["verdict"], "warn");
+        assert_eq!(v[4]["id"], "container.open-files");
     }
 
     // -- space ---------------------------------------------------------------
