@@ -1,20 +1,31 @@
-//! The Engine API over this host's unix socket: tiny HTTP/1.0 requests, each
-//! bounded as a whole by a timeout (connect, write and read), with errors a
-//! caller can tell apart: not running, refused, hung, closed, an HTTP error.
+//! The Engine API over this host's unix socket: HTTP/1.1 requests (GET,
+//! POST with a JSON body, DELETE; query parameters encoded), each bounded
+//! as a whole by a timeout (connect, write and read), answers of any
+//! framing (Content-Length, chunked, until close) read into typed values,
+//! and errors a caller can tell apart: not running, refused, hung, closed,
+//! not HTTP, an HTTP error with docker's own message.
+//!
+//! The wire is in `api/wire.rs` (httparse reads the head and the chunk
+//! sizes; the framing is decided there); the typed answers in `api/types.rs`.
 
 use crate::host::Host;
-use anyhow::{Context, Result};
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use anyhow::Result;
+use serde::de::DeserializeOwned;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+mod types;
+mod wire;
+
+pub use types::{
+    Component, ContainerConfig, ContainerInspect, ContainerState, ContainerStatus,
+    ContainerSummary, HostConfig, Info, Mount, NetworkMode, Ping, Platform, RestartPolicy,
+    RestartPolicyName, Started, Stopped, Version,
+};
+pub use wire::Response;
 
 /// The engine's socket when DOCKER_HOST is not set.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
-
-/// The largest answer read from the engine (a `/containers/json` of a busy
-/// host is far below this).
-const ANSWER_LIMIT: usize = 64 << 20;
 
 /// Why an Engine API call did not give an answer. Every error the [`Api`]
 /// methods return has one of these at its root: `e.downcast_ref::<ApiError>()`.
@@ -37,7 +48,8 @@ pub enum ApiError {
     /// An answer that is not the HTTP (or the JSON) expected.
     #[error("{what}: {detail}")]
     Protocol { what: String, detail: String },
-    /// An HTTP error status, with the engine's message.
+    /// An HTTP error status, with the engine's message verbatim (the
+    /// `message` of its JSON body): what the explain catalogue matches.
     #[error("{what} answered HTTP {status}: {message}")]
     Status {
         what: String,
@@ -90,6 +102,57 @@ impl ApiError {
             _ => None,
         }
     }
+
+    /// Docker's own message, verbatim, when it answered with an error:
+    /// `No such container: web`, `failed to upload checkpoint to
+    /// containerd: commit failed: content sha256:...: already exists`.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            ApiError::Status { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// 404: no such container (or checkpoint).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// What to do next, in a sentence, for a message that has none of its
+    /// own. An HTTP error's next step depends on docker's message: the
+    /// explain catalogue says it better than this generic one.
+    pub fn next_step(&self) -> String {
+        match self {
+            ApiError::NotUnix { .. } => {
+                format!("unset DOCKER_HOST or set it to unix://{DEFAULT_SOCKET}")
+            }
+            e if e.is_permission_denied() => {
+                "run as root, or as a member of the docker group".into()
+            }
+            ApiError::Connect { .. } => {
+                "start docker (systemctl start docker), or point DOCKER_HOST at its socket".into()
+            }
+            ApiError::Timeout { .. } => {
+                "docker is hung or busy: read its log (journalctl -u docker), then try again".into()
+            }
+            ApiError::Closed { .. } => {
+                "docker dropped the connection (restarting?): read its log (journalctl -u docker), then try again".into()
+            }
+            ApiError::Protocol { .. } => {
+                "check that DOCKER_HOST (or /var/run/docker.sock) is docker's engine socket".into()
+            }
+            ApiError::Status { status: 404, .. } => {
+                "check the name: docker ps -a (and docker checkpoint ls CONTAINER)".into()
+            }
+            ApiError::Status { status: 501, .. } => {
+                "turn docker's experimental features on: dockpoint setup".into()
+            }
+            ApiError::Status { .. } => {
+                "dockpoint explain with this message, or read docker's log (journalctl -u docker)"
+                    .into()
+            }
+        }
+    }
 }
 
 /// The [`ApiError`] at the root of an error from an [`Api`] call, if any.
@@ -133,117 +196,28 @@ pub fn socket_for(docker_host: Option<&str>) -> Result<PathBuf, ApiError> {
     }
 }
 
-/// A response from the Engine API.
-#[derive(Debug, Clone)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The engine's own words for an error status: the `message` of its
-    /// JSON body, else the body itself (shortened), else the status alone.
-    pub fn error_message(&self) -> String {
-        let body = self.body.trim();
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(body)
-            && let Some(m) = v["message"].as_str()
-        {
-            return m.to_string();
-        }
-        match body {
-            "" => "(no message)".into(),
-            b if b.chars().count() > 500 => {
-                format!("{}...", b.chars().take(500).collect::<String>())
-            }
-            b => b.to_string(),
-        }
-    }
-}
-
-/// Parse a complete HTTP answer.
+/// Parse a complete HTTP answer (to a GET): a head, then a body framed by
+/// its Content-Length, chunked, or running to the end of `raw`.
 pub fn parse_response(raw: &[u8]) -> Result<Response> {
-    let (head, body) = split_head(raw).context("the answer has no HTTP header")?;
-    let head = String::from_utf8_lossy(head);
-    let mut lines = head.lines();
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .strip_prefix("HTTP/")
-        .and_then(|s| s.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("bad HTTP status line `{status_line}`"))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Ok(Response {
-        status,
-        headers,
-        body: String::from_utf8_lossy(body).into_owned(),
+    wire::parse(raw, "GET").map_err(|e| match e {
+        wire::ReadError::Closed { received: 0 } => anyhow::anyhow!("an empty answer"),
+        wire::ReadError::Closed { received } => {
+            anyhow::anyhow!("an answer cut short after {received} bytes")
+        }
+        wire::ReadError::Malformed(d) => anyhow::anyhow!(d),
+        wire::ReadError::TooLarge => anyhow::anyhow!(too_large()),
+        wire::ReadError::Timeout => anyhow::anyhow!("no answer in time"),
     })
 }
 
-/// The header block and the body, when the header is complete.
-fn split_head(raw: &[u8]) -> Option<(&[u8], &[u8])> {
-    let at = memchr::memmem::find(raw, b"\r\n\r\n")?;
-    Some((&raw[..at], &raw[at + 4..]))
+fn too_large() -> String {
+    format!("an answer larger than {} MiB", wire::ANSWER_LIMIT >> 20)
 }
 
-/// True when `raw` holds a whole answer: a header, and as much body as its
-/// Content-Length says (without one, the answer ends when the engine
-/// closes the connection, as an HTTP/1.0 answer does).
-fn complete(raw: &[u8]) -> bool {
-    let Some((head, body)) = split_head(raw) else {
-        return false;
-    };
-    String::from_utf8_lossy(head)
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .is_some_and(|n| body.len() >= n)
-}
-
-/// Connect to a unix socket, giving up at `deadline`. A plain connect()
-/// blocks while the listener's queue is full (a hung engine that no longer
-/// accepts): non-blocking, that is EAGAIN, retried until the deadline.
-fn connect(path: &Path, deadline: Instant) -> std::io::Result<UnixStream> {
-    use nix::errno::Errno;
-    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, socket};
-    use std::os::fd::AsRawFd;
-    let fd = socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-        None,
-    )?;
-    let addr = UnixAddr::new(path)?;
-    loop {
-        match nix::sys::socket::connect(fd.as_raw_fd(), &addr) {
-            Ok(()) => break,
-            Err(Errno::EAGAIN | Errno::EINTR) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(Errno::EAGAIN) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "its listen queue stayed full",
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let s = UnixStream::from(fd);
-    s.set_nonblocking(false)?;
-    Ok(s)
+/// A path segment (a container's name or id, a checkpoint's name),
+/// percent-encoded so that no name can change the request.
+fn seg(s: &str) -> String {
+    wire::encode(s)
 }
 
 /// The Engine API over a unix socket.
@@ -295,6 +269,15 @@ impl Api {
         socket_for(docker_host_env().as_deref()).map(Api::at)
     }
 
+    /// The same engine with another bound on each call: a checkpoint of a
+    /// large container or its restore takes far longer than the default.
+    pub fn with_timeout(&self, timeout: Duration) -> Api {
+        Api {
+            timeout,
+            ..self.clone()
+        }
+    }
+
     /// Why this Api talks to no engine at all (DOCKER_HOST=tcp://...).
     pub fn target_error(&self) -> Option<ApiError> {
         self.refused
@@ -314,18 +297,25 @@ impl Api {
         }
     }
 
-    /// One request, bounded as a whole by `self.timeout`.
-    fn request(&self, method: &str, path: &str) -> Result<Response, ApiError> {
+    /// One request on a connection of its own, bounded as a whole by
+    /// `bound`: any status is an answer; transport problems are errors.
+    fn call(
+        &self,
+        method: &str,
+        target: &str,
+        body: Option<&[u8]>,
+        bound: Duration,
+    ) -> Result<Response, ApiError> {
         if let Some(e) = self.target_error() {
             return Err(e);
         }
-        let what = format!("{method} {path} on {}", self.socket.display());
-        let deadline = Instant::now() + self.timeout;
+        let what = format!("{method} {target} on {}", self.socket.display());
+        let deadline = Instant::now() + bound;
         let timeout = || ApiError::Timeout {
             what: what.clone(),
-            limit: self.timeout,
+            limit: bound,
         };
-        let mut s = match connect(&self.socket, deadline) {
+        let s = match wire::connect(&self.socket, deadline) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Err(timeout()),
             Err(io) => {
@@ -335,17 +325,8 @@ impl Api {
                 });
             }
         };
-        let left = |deadline: Instant| {
-            let d = deadline.saturating_duration_since(Instant::now());
-            (!d.is_zero()).then_some(d)
-        };
-        let Some(d) = left(deadline) else {
-            return Err(timeout());
-        };
-        let _ = s.set_write_timeout(Some(d));
-        let req =
-            format!("{method} {path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: dockpoint\r\n\r\n");
-        if let Err(e) = s.write_all(req.as_bytes()) {
+        let mut conn = wire::Deadlined { s: &s, deadline };
+        if let Err(e) = conn.send(&wire::request_bytes(method, target, body)) {
             return Err(match e.kind() {
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => timeout(),
                 _ => ApiError::Closed {
@@ -354,58 +335,59 @@ impl Api {
                 },
             });
         }
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 16384];
-        while !complete(&raw) {
-            let Some(d) = left(deadline) else {
-                return Err(timeout());
-            };
-            let _ = s.set_read_timeout(Some(d));
-            match s.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => raw.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(timeout());
-                }
-                Err(_) => break,
-            }
-            if raw.len() > ANSWER_LIMIT {
-                return Err(ApiError::Protocol {
-                    what,
-                    detail: format!("an answer larger than {} MiB", ANSWER_LIMIT >> 20),
-                });
-            }
-        }
-        if split_head(&raw).is_none() {
-            return Err(ApiError::Closed {
-                what,
-                received: raw.len(),
-            });
-        }
-        parse_response(&raw).map_err(|e| ApiError::Protocol {
-            what,
-            detail: format!("{e:#}"),
+        let read = wire::read_response(&mut conn, method);
+        read.map_err(|e| match e {
+            wire::ReadError::Timeout => timeout(),
+            wire::ReadError::Closed { received } => ApiError::Closed {
+                what: what.clone(),
+                received,
+            },
+            wire::ReadError::Malformed(detail) => ApiError::Protocol {
+                what: what.clone(),
+                detail,
+            },
+            wire::ReadError::TooLarge => ApiError::Protocol {
+                what: what.clone(),
+                detail: too_large(),
+            },
         })
     }
 
-    /// `GET path`: any status; transport problems are errors.
-    pub fn get(&self, path: &str) -> Result<Response> {
-        Ok(self.request("GET", path)?)
+    /// `METHOD path?query` with an optional JSON body, bounded by the
+    /// Api's timeout: any status is an answer. For what the typed calls do
+    /// not cover.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response, ApiError> {
+        let body = body.map(|b| b.to_string().into_bytes());
+        self.call(
+            method,
+            &wire::target(path, query),
+            body.as_deref(),
+            self.timeout,
+        )
     }
 
-    /// `GET path` that must answer 2xx: an error status is
+    /// [`Api::call`] that must answer 2xx (or 304, where `not_modified`
+    /// is an answer: start and stop): an error status is
     /// [`ApiError::Status`] with the engine's message.
-    fn get_ok(&self, path: &str) -> Result<Response, ApiError> {
-        let r = self.request("GET", path)?;
-        if !(200..300).contains(&r.status) {
+    fn call_ok(
+        &self,
+        method: &str,
+        target: &str,
+        body: Option<&[u8]>,
+        bound: Duration,
+        not_modified: bool,
+    ) -> Result<Response, ApiError> {
+        let r = self.call(method, target, body, bound)?;
+        let ok = (200..300).contains(&r.status) || (not_modified && r.status == 304);
+        if !ok {
             return Err(ApiError::Status {
-                what: format!("GET {path}"),
+                what: format!("{method} {target}"),
                 status: r.status,
                 message: r.error_message(),
             });
@@ -413,44 +395,162 @@ impl Api {
         Ok(r)
     }
 
-    /// Whether experimental features are on: `GET /_ping`'s
-    /// `Docker-Experimental` header; an engine that sends no such header is
-    /// asked `GET /version` (which has `"Experimental": true` only when on).
-    pub fn experimental(&self) -> Result<bool> {
-        let r = self.get_ok("/_ping")?;
-        match r.header("Docker-Experimental") {
-            Some(v) => Ok(v.trim().eq_ignore_ascii_case("true")),
-            None => Ok(self.json("/version")?["Experimental"].as_bool() == Some(true)),
-        }
+    /// `GET target` that must answer 2xx, as `T`.
+    fn get_as<T: DeserializeOwned>(&self, target: &str) -> Result<T, ApiError> {
+        let r = self.call_ok("GET", target, None, self.timeout, false)?;
+        serde_json::from_str(&r.body).map_err(|e| ApiError::Protocol {
+            what: format!("GET {target} on {}", self.socket.display()),
+            detail: format!("the answer is not the JSON expected ({e})"),
+        })
+    }
+
+    /// `GET path`: any status; transport problems are errors.
+    pub fn get(&self, path: &str) -> Result<Response> {
+        Ok(self.call("GET", path, None, self.timeout)?)
     }
 
     /// `GET path` as JSON.
     pub fn json(&self, path: &str) -> Result<serde_json::Value> {
-        let r = self.get_ok(path)?;
-        serde_json::from_str(&r.body).map_err(|e| {
-            ApiError::Protocol {
-                what: format!("GET {path} on {}", self.socket.display()),
-                detail: format!("the answer is not JSON ({e})"),
-            }
-            .into()
+        Ok(self.get_as(path)?)
+    }
+
+    /// `GET /_ping`: its headers.
+    pub fn ping(&self) -> Result<Ping, ApiError> {
+        let r = self.call_ok("GET", "/_ping", None, self.timeout, false)?;
+        Ok(Ping {
+            api_version: r.header("Api-Version").map(str::to_owned),
+            experimental: r
+                .header("Docker-Experimental")
+                .map(|v| v.trim().eq_ignore_ascii_case("true")),
+            server: r.header("Server").map(str::to_owned),
         })
+    }
+
+    /// Whether experimental features are on: `GET /_ping`'s
+    /// `Docker-Experimental` header; an engine that sends no such header is
+    /// asked `GET /version` (which has `"Experimental": true` only when on).
+    pub fn experimental(&self) -> Result<bool> {
+        match self.ping()?.experimental {
+            Some(on) => Ok(on),
+            None => Ok(self.version()?.experimental),
+        }
+    }
+
+    /// `GET /version`.
+    pub fn version(&self) -> Result<Version, ApiError> {
+        self.get_as("/version")
+    }
+
+    /// `GET /info`.
+    pub fn info(&self) -> Result<Info, ApiError> {
+        self.get_as("/info")
+    }
+
+    /// `GET /containers/json` (`?all=1`: stopped ones too).
+    pub fn containers(&self, all: bool) -> Result<Vec<ContainerSummary>, ApiError> {
+        let target = if all {
+            wire::target("/containers/json", &[("all", "1")])
+        } else {
+            "/containers/json".to_string()
+        };
+        self.get_as::<Option<Vec<ContainerSummary>>>(&target)
+            .map(Option::unwrap_or_default)
     }
 
     /// Names of the running containers.
     pub fn running_containers(&self) -> Result<Vec<String>> {
-        let v = self.json("/containers/json")?;
-        let Some(list) = v.as_array() else {
-            return Err(ApiError::Protocol {
-                what: format!("GET /containers/json on {}", self.socket.display()),
-                detail: "the answer is not a list".into(),
-            }
-            .into());
-        };
-        Ok(list
+        Ok(self
+            .containers(false)?
             .iter()
-            .filter_map(|c| c["Names"][0].as_str())
-            .map(|n| n.trim_start_matches('/').to_string())
+            .filter_map(ContainerSummary::name)
+            .map(str::to_owned)
             .collect())
+    }
+
+    /// `GET /containers/{id}/json`: a name or an id.
+    pub fn inspect(&self, container: &str) -> Result<ContainerInspect, ApiError> {
+        self.get_as(&format!("/containers/{}/json", seg(container)))
+    }
+
+    /// `GET /containers/{id}/checkpoints`: the checkpoints' names, in
+    /// docker's order (a `null` from docker < 29 is none).
+    pub fn checkpoints(&self, container: &str) -> Result<Vec<String>, ApiError> {
+        let list: Option<Vec<types::CheckpointSummary>> =
+            self.get_as(&format!("/containers/{}/checkpoints", seg(container)))?;
+        Ok(list
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.name)
+            .collect())
+    }
+
+    /// `POST /containers/{id}/checkpoints` `{"CheckpointID": name, "Exit":
+    /// exit}`: CRIU dumps the container; with `exit` it is stopped after.
+    /// It takes as long as the dump: bound it with [`Api::with_timeout`].
+    pub fn create_checkpoint(
+        &self,
+        container: &str,
+        name: &str,
+        exit: bool,
+    ) -> Result<(), ApiError> {
+        let body = serde_json::to_vec(&types::CheckpointCreate {
+            checkpoint_id: name,
+            exit,
+        })
+        .expect("a checkpoint request serialises");
+        let target = format!("/containers/{}/checkpoints", seg(container));
+        self.call_ok("POST", &target, Some(&body), self.timeout, false)?;
+        Ok(())
+    }
+
+    /// `DELETE /containers/{id}/checkpoints/{name}`.
+    pub fn delete_checkpoint(&self, container: &str, name: &str) -> Result<(), ApiError> {
+        let target = format!("/containers/{}/checkpoints/{}", seg(container), seg(name));
+        self.call_ok("DELETE", &target, None, self.timeout, false)?;
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/start`, from a checkpoint when one is named
+    /// (`?checkpoint=NAME`: the restore). [`Started::AlreadyRunning`] (304)
+    /// means nothing was done: with a checkpoint, nothing was restored. A
+    /// restore takes as long as CRIU's: bound it with [`Api::with_timeout`].
+    pub fn start(&self, container: &str, checkpoint: Option<&str>) -> Result<Started, ApiError> {
+        let path = format!("/containers/{}/start", seg(container));
+        let target = match checkpoint {
+            Some(c) => wire::target(&path, &[("checkpoint", c)]),
+            None => path,
+        };
+        let r = self.call_ok("POST", &target, None, self.timeout, true)?;
+        Ok(match r.status {
+            304 => Started::AlreadyRunning,
+            _ => Started::Started,
+        })
+    }
+
+    /// `POST /containers/{id}/stop?t=SECS`: SIGTERM, then SIGKILL after
+    /// `secs`. The call is bounded by `secs` more than the Api's timeout.
+    pub fn stop(&self, container: &str, secs: u32) -> Result<Stopped, ApiError> {
+        let target = wire::target(
+            &format!("/containers/{}/stop", seg(container)),
+            &[("t", &secs.to_string())],
+        );
+        let bound = self.timeout + Duration::from_secs(secs.into());
+        let r = self.call_ok("POST", &target, None, bound, true)?;
+        Ok(match r.status {
+            304 => Stopped::AlreadyStopped,
+            _ => Stopped::Stopped,
+        })
+    }
+
+    /// `POST /containers/{id}/kill?signal=SIG`: `HUP`, `SIGHUP` or `1`. A
+    /// container that is not running is HTTP 409.
+    pub fn kill(&self, container: &str, signal: &str) -> Result<(), ApiError> {
+        let target = wire::target(
+            &format!("/containers/{}/kill", seg(container)),
+            &[("signal", signal)],
+        );
+        self.call_ok("POST", &target, None, self.timeout, false)?;
+        Ok(())
     }
 }
 
@@ -465,10 +565,7 @@ pub fn wait_for_api(api: &Api, bound: Duration, tick: &dyn Fn(u64)) -> Result<bo
     let start = Instant::now();
     loop {
         let left = bound.saturating_sub(start.elapsed());
-        let attempt = Api {
-            timeout: api.timeout.min(left.max(Duration::from_millis(100))),
-            ..api.clone()
-        };
+        let attempt = api.with_timeout(api.timeout.min(left.max(Duration::from_millis(100))));
         match attempt.experimental() {
             Ok(exp) => return Ok(exp),
             Err(e) if start.elapsed() >= bound => {
@@ -487,275 +584,4 @@ pub fn wait_for_api(api: &Api, bound: Duration, tick: &dyn Fn(u64)) -> Result<bo
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fake_engine::{FakeEngine, Mode, Reply};
-
-    fn err_of(e: &anyhow::Error) -> &ApiError {
-        api_error(e).unwrap_or_else(|| panic!("not an ApiError: {e:#}"))
-    }
-
-    #[test]
-    fn docker_experimental_comes_from_the_ping_header() {
-        let engine = FakeEngine::docker(false);
-        let api = engine.api();
-        assert!(!api.experimental().unwrap());
-        engine.set_experimental(true);
-        assert!(api.experimental().unwrap());
-        let reqs = engine.requests();
-        assert_eq!(reqs.len(), 2);
-        assert_eq!(reqs[0].line(), "GET /_ping");
-        assert_eq!(reqs[0].version, "HTTP/1.0");
-        assert_eq!(reqs[0].header("host"), Some("docker"));
-        assert_eq!(reqs[0].header("User-Agent"), Some("dockpoint"));
-    }
-
-    #[test]
-    fn docker_experimental_without_the_header_asks_version() {
-        let engine = FakeEngine::docker(true);
-        engine.set("GET /_ping", Reply::text(200, "OK"));
-        assert!(engine.api().experimental().unwrap());
-        engine.set_experimental(false);
-        engine.set("GET /_ping", Reply::text(200, "OK"));
-        assert!(!engine.api().experimental().unwrap());
-        assert_eq!(
-            engine.request_lines(),
-            ["GET /_ping", "GET /version", "GET /_ping", "GET /version"]
-        );
-    }
-
-    #[test]
-    fn docker_version_json() {
-        let engine = FakeEngine::docker(false);
-        let v = engine.api().json("/version").unwrap();
-        assert_eq!(v["Version"], "26.1.5");
-        assert_eq!(v["ApiVersion"], "1.45");
-        assert!(v.get("Experimental").is_none(), "{v}");
-        engine.set_version("28.5.2");
-        engine.set_experimental(true);
-        let v = engine.api().json("/version").unwrap();
-        assert_eq!(v["Version"], "28.5.2");
-        assert_eq!(v["Experimental"], true);
-    }
-
-    #[test]
-    fn docker_running_containers() {
-        let engine = FakeEngine::docker(true);
-        assert!(engine.api().running_containers().unwrap().is_empty());
-        engine.set_containers(&["bela", "db"]);
-        assert_eq!(engine.api().running_containers().unwrap(), ["bela", "db"]);
-        engine.set(
-            "GET /containers/json",
-            Reply::json(200, serde_json::json!({})),
-        );
-        let e = engine.api().running_containers().unwrap_err();
-        assert!(matches!(err_of(&e), ApiError::Protocol { .. }), "{e:#}");
-    }
-
-    #[test]
-    fn docker_a_hung_engine_costs_the_timeout_not_a_hang() {
-        let engine = FakeEngine::docker(true);
-        engine.set_mode(Mode::Hang);
-        let mut api = engine.api();
-        api.timeout = Duration::from_millis(300);
-        let e = api.experimental().unwrap_err();
-        assert!(err_of(&e).is_timeout(), "{e:#}");
-        assert!(format!("{e:#}").contains("no answer within 300ms"), "{e:#}");
-        // It was asked: the request reached the engine.
-        let seen = engine.wait_requests(1);
-        assert_eq!(seen.len(), 1);
-        assert_eq!(seen[0].line(), "GET /_ping");
-    }
-
-    #[test]
-    fn docker_a_full_listen_queue_costs_the_timeout_not_a_hang() {
-        use nix::sys::socket::{
-            AddressFamily, Backlog, SockFlag, SockType, UnixAddr, bind, listen, socket,
-        };
-        use std::os::fd::AsRawFd;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("stuck.sock");
-        let l = socket(
-            AddressFamily::Unix,
-            SockType::Stream,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )
-        .unwrap();
-        bind(l.as_raw_fd(), &UnixAddr::new(&path).unwrap()).unwrap();
-        listen(&l, Backlog::new(0).unwrap()).unwrap();
-        // Fill the queue: nobody ever accepts.
-        let _queued = UnixStream::connect(&path).unwrap();
-        let mut api = Api::at(&path);
-        api.timeout = Duration::from_millis(200);
-        let e = api.get("/_ping").unwrap_err();
-        assert!(err_of(&e).is_timeout(), "{e:#}");
-    }
-
-    #[test]
-    fn docker_a_closed_connection_is_not_an_answer() {
-        let engine = FakeEngine::docker(true);
-        engine.set_mode(Mode::Close);
-        let e = engine.api().experimental().unwrap_err();
-        assert!(
-            matches!(err_of(&e), ApiError::Closed { received: 0, .. }),
-            "{e:#}"
-        );
-        assert!(
-            format!("{e:#}").contains("closed without an answer"),
-            "{e:#}"
-        );
-    }
-
-    #[test]
-    fn docker_http_errors_carry_the_engine_message() {
-        let engine = FakeEngine::docker(true);
-        let e = engine.api().json("/containers/nope/json").unwrap_err();
-        assert_eq!(err_of(&e).status(), Some(404), "{e:#}");
-        engine.set(
-            "GET /containers/nope/json",
-            Reply::json(
-                404,
-                serde_json::json!({"message": "No such container: nope"}),
-            ),
-        );
-        let e = engine.api().json("/containers/nope/json").unwrap_err();
-        assert_eq!(
-            format!("{e:#}"),
-            "GET /containers/nope/json answered HTTP 404: No such container: nope"
-        );
-        engine.set("GET /_ping", Reply::text(500, "daemon is shutting down"));
-        let e = engine.api().experimental().unwrap_err();
-        assert_eq!(err_of(&e).status(), Some(500));
-        assert!(
-            format!("{e:#}").contains("daemon is shutting down"),
-            "{e:#}"
-        );
-    }
-
-    #[test]
-    fn docker_not_running_is_told_apart() {
-        let dir = tempfile::tempdir().unwrap();
-        let absent = Api::at(dir.path().join("absent.sock"));
-        let e = absent.experimental().unwrap_err();
-        assert!(err_of(&e).is_not_running(), "{e:#}");
-        // A stale socket file: the engine died without removing it.
-        let stale = dir.path().join("stale.sock");
-        drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
-        let e = Api::at(&stale).experimental().unwrap_err();
-        assert!(err_of(&e).is_not_running(), "{e:#}");
-        assert!(!err_of(&e).is_timeout());
-    }
-
-    #[test]
-    fn docker_wait_for_api_sees_the_restarted_engine() {
-        let engine = FakeEngine::docker(false);
-        engine.set_mode(Mode::Close);
-        let ticks = std::cell::Cell::new(0);
-        let on = wait_for_api(&engine.api(), Duration::from_secs(30), &|_| {
-            // The restart completes while dockpoint waits.
-            ticks.set(ticks.get() + 1);
-            engine.set_experimental(true);
-            engine.set_mode(Mode::Answer);
-        })
-        .unwrap();
-        assert!(on);
-        assert_eq!(ticks.get(), 1);
-        assert_eq!(engine.request_lines(), ["GET /_ping", "GET /_ping"]);
-    }
-
-    #[test]
-    fn docker_wait_for_api_gives_up_with_the_last_error() {
-        let engine = FakeEngine::docker(false);
-        engine.set_mode(Mode::Close);
-        let e = wait_for_api(&engine.api(), Duration::from_millis(300), &|_| {}).unwrap_err();
-        assert!(
-            format!("{e:#}").starts_with("docker did not answer within 300ms: "),
-            "{e:#}"
-        );
-        assert!(matches!(err_of(&e), ApiError::Closed { .. }), "{e:#}");
-    }
-
-    #[test]
-    fn docker_host_not_unix_is_never_the_default_socket() {
-        let api = Api::from_docker_host(Some("tcp://10.0.0.5:2375"));
-        let e = api.experimental().unwrap_err();
-        assert!(matches!(err_of(&e), ApiError::NotUnix { .. }), "{e:#}");
-        assert!(
-            format!("{e:#}")
-                .starts_with("DOCKER_HOST=tcp://10.0.0.5:2375 points at a remote engine"),
-            "{e:#}"
-        );
-        assert_eq!(api.describe_target(), err_of(&e).to_string());
-        // It connects nowhere, even where an engine listens.
-        let engine = FakeEngine::docker(true);
-        let mut api = Api::from_docker_host(Some("ssh://me@far"));
-        api.socket = engine.socket().to_path_buf();
-        assert!(api.json("/version").is_err());
-        assert!(api.running_containers().is_err());
-        let ticks = std::cell::Cell::new(0);
-        let e = wait_for_api(&api, Duration::from_secs(60), &|_| {
-            ticks.set(ticks.get() + 1)
-        })
-        .unwrap_err();
-        assert!(matches!(err_of(&e), ApiError::NotUnix { .. }), "{e:#}");
-        assert_eq!(ticks.get(), 0, "waited for an engine there is none of");
-        assert!(engine.requests().is_empty());
-        let api = Api::from_docker_host(Some(&format!("unix://{}", engine.socket().display())));
-        assert!(api.target_error().is_none());
-        assert!(api.experimental().unwrap());
-        assert_eq!(
-            api.describe_target(),
-            format!("unix://{}", engine.socket().display())
-        );
-        let api = Api::from_docker_host(None);
-        assert_eq!(api.socket, PathBuf::from(DEFAULT_SOCKET));
-    }
-
-    #[test]
-    fn docker_host_values() {
-        let d = PathBuf::from(DEFAULT_SOCKET);
-        assert_eq!(socket_for(None).unwrap(), d);
-        assert_eq!(socket_for(Some("")).unwrap(), d);
-        assert_eq!(socket_for(Some("unix://")).unwrap(), d);
-        assert_eq!(
-            socket_for(Some("unix:///run/user/1000/docker.sock")).unwrap(),
-            PathBuf::from("/run/user/1000/docker.sock")
-        );
-        let e = socket_for(Some("tcp://10.0.0.5:2375")).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "DOCKER_HOST=tcp://10.0.0.5:2375 points at a remote engine: dockpoint talks to this host's engine over its unix socket; unset DOCKER_HOST or set it to unix:///var/run/docker.sock"
-        );
-        for v in [
-            "ssh://me@far",
-            "fd://",
-            "npipe:////./pipe/docker_engine",
-            "/var/run/docker.sock",
-            "bogus://x",
-        ] {
-            let e = socket_for(Some(v)).unwrap_err();
-            assert!(matches!(e, ApiError::NotUnix { .. }), "{v}: {e}");
-            assert!(
-                e.to_string()
-                    .starts_with(&format!("DOCKER_HOST={v} points at"))
-            );
-        }
-    }
-
-    #[test]
-    fn docker_http_answer() {
-        let r = parse_response(
-            b"HTTP/1.0 200 OK\r\nApi-Version: 1.45\r\nDocker-Experimental: true\r\n\r\nOK",
-        )
-        .unwrap();
-        assert_eq!(r.status, 200);
-        assert_eq!(r.header("docker-experimental"), Some("true"));
-        assert_eq!(r.body, "OK");
-        assert!(parse_response(b"garbage").is_err());
-        assert!(parse_response(b"garbage\r\n\r\n").is_err());
-        assert!(complete(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nOK"));
-        assert!(!complete(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nOK"));
-        assert!(!complete(b"HTTP/1.0 200 OK\r\n\r\nOK"));
-    }
-}
+mod tests;
