@@ -48,6 +48,59 @@ pub enum Command {
     /// Explain a docker / CRIU error, a journal excerpt or a CRIU log: cause and fix
     #[command(after_help = EXPLAIN_EXIT_CODES)]
     Explain(ExplainArgs),
+    /// Checkpoint a running container, after a preflight that refuses what cannot work
+    #[command(after_help = CHECKPOINT_EXIT_CODES)]
+    Checkpoint(CheckpointArgs),
+    /// List a container's checkpoints (name, time, size), or prune all but the newest
+    #[command(after_help = CHECKPOINTS_EXIT_CODES)]
+    Checkpoints(CheckpointsArgs),
+}
+
+const CHECKPOINT_EXIT_CODES: &str = "\
+Exit codes:
+  0  the checkpoint was created
+  1  refused by the preflight (nothing was done), or docker failed (with the
+     diagnosis); or the report could not be written to stdout
+  2  usage error: bad flags, a bad checkpoint name, not root";
+
+const CHECKPOINTS_EXIT_CODES: &str = "\
+Exit codes:
+  0  listed (or pruned)
+  1  the container or its checkpoints could not be read, or a checkpoint
+     could not be removed; or the report could not be written to stdout
+  2  usage error: bad flags";
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    /// The container (name or id)
+    pub container: String,
+    /// The checkpoint's name (default: a sortable UTC time, cp-YYYYMMDDTHHMMSSZ)
+    pub name: Option<String>,
+    /// Keep the container running (it is still frozen for the dump; files it
+    /// keeps writing make a later restore fail)
+    #[arg(long)]
+    pub leave_running: bool,
+    /// Go ahead despite warnings, without asking
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Output format: human, or one JSON object on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Bound on docker's checkpoint call, in seconds (a big container takes long)
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointsArgs {
+    /// The container (name or id)
+    pub container: String,
+    /// Remove all but the newest KEEP checkpoints
+    #[arg(long, value_name = "KEEP")]
+    pub prune: Option<usize>,
+    /// Output format: human, or one JSON object on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 const DOCTOR_EXIT_CODES: &str = "\

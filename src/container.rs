@@ -1335,6 +1335,17 @@ pub fn observe_leftovers(host: &Host, tmp: &str, max_entries: u64) -> Leftovers 
     out
 }
 
+/// The allocated bytes under a directory (as du counts them), with the same
+/// bounded walk; None when it cannot be opened.
+pub fn dir_bytes(host: &Host, abs: &str) -> Option<u64> {
+    let dir = host.fs.open_dir(abs).ok()??;
+    let st = nix::sys::stat::fstat(&dir).ok()?;
+    let mut acc = (blocks(&st), 0u64);
+    let mut budget = MAX_WALK;
+    walk(dir, 1, &mut budget, &mut acc);
+    Some(acc.0)
+}
+
 fn blocks(st: &FileStat) -> u64 {
     (st.st_blocks as u64).saturating_mul(512)
 }
@@ -1429,7 +1440,8 @@ impl Judgement {
     pub fn finding(&self) -> Finding {
         let mut f = match self.verdict {
             Verdict::Ok => Finding::pass(&self.message),
-            Verdict::Warn | Verdict::Refuse => {
+            Verdict::Warn => Finding::warn(&self.message, self.fix.clone().unwrap_or_default()),
+            Verdict::Refuse => {
                 Finding::problem(&self.message, self.fix.clone().unwrap_or_default())
             }
             Verdict::Unknown => Finding::cannot(&self.message),
@@ -2592,7 +2604,7 @@ mod tests {
             ]
         );
         let finding = j.finding();
-        assert_eq!(finding.kind, crate::doctor::Kind::Problem);
+        assert_eq!(finding.kind, crate::doctor::Kind::Warn);
         assert_eq!(finding.details.len(), 2);
         // Thousands of files: the count is whole, the lines are capped.
         f.writable_files = (0..150)

@@ -2,6 +2,8 @@
 //! and say exactly what is wrong when it is not.
 
 pub mod apt;
+pub mod checkpoint;
+pub mod checkpoints;
 pub mod cli;
 pub mod container;
 pub mod criu;

@@ -7,6 +7,8 @@ fn main() {
         Command::Setup(args) => dockpoint::setup::run(args),
         Command::Explain(args) => dockpoint::explain::run(args),
         Command::Doctor(args) => dockpoint::doctor::run(args),
+        Command::Checkpoint(args) => dockpoint::checkpoint::run(args),
+        Command::Checkpoints(args) => dockpoint::checkpoints::run(args),
     };
     std::process::exit(exit.code());
 }

@@ -8,7 +8,8 @@ use crate::criu::{self, Version};
 use crate::distro::{self, Distro, Family};
 use crate::docker::{self, Api, Daemon};
 use crate::host::Host;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// runc passes this file to CRIU on every checkpoint and restore.
@@ -136,6 +137,22 @@ pub struct Observer {
     version: OnceLock<Result<serde_json::Value, String>>,
     engine: OnceLock<Option<Engine>>,
     apt: OnceLock<Option<Apt>>,
+    info: OnceLock<Result<crate::docker::api::Info, String>>,
+    containers: std::sync::Mutex<HashMap<String, Arc<OnceLock<Arc<ContainerObs>>>>>,
+    leftovers: OnceLock<crate::container::Leftovers>,
+}
+
+/// One container's facts, gathered once: the doctor's container checks and
+/// the workflow read the same.
+#[derive(Debug)]
+pub struct ContainerObs {
+    pub name: String,
+    pub inspect: Result<crate::docker::api::ContainerInspect, String>,
+    /// Its processes, sockets, files and memory (running containers only).
+    pub facts: Option<crate::container::ContainerFacts>,
+    /// The room a checkpoint of it needs, filesystem by filesystem (None:
+    /// its memory is unknown).
+    pub space: Option<Vec<crate::container::FsNeed>>,
 }
 
 impl Observer {
@@ -156,6 +173,91 @@ impl Observer {
             version: OnceLock::new(),
             engine: OnceLock::new(),
             apt: OnceLock::new(),
+            info: OnceLock::new(),
+            containers: std::sync::Mutex::new(HashMap::new()),
+            leftovers: OnceLock::new(),
+        }
+    }
+
+    /// `GET /info`, once.
+    pub fn info(&self) -> Result<&crate::docker::api::Info, String> {
+        self.info
+            .get_or_init(|| self.api()?.info().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// docker's data root (`/info`'s DockerRootDir; /var/lib/docker when
+    /// docker does not say).
+    pub fn docker_root(&self) -> String {
+        self.info()
+            .ok()
+            .map(|i| i.docker_root_dir.clone())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "/var/lib/docker".into())
+    }
+
+    /// The engine's version (`/version`'s Version).
+    pub fn docker_version(&self) -> Option<String> {
+        self.version()
+            .ok()
+            .and_then(|v| v["Version"].as_str().map(str::to_owned))
+    }
+
+    /// Leftover `/tmp/ctrd-checkpoint*` directories, once.
+    pub fn leftovers(&self) -> &crate::container::Leftovers {
+        self.leftovers.get_or_init(|| {
+            crate::container::observe_leftovers(
+                &self.host,
+                crate::container::DEFAULT_TMP,
+                crate::container::MAX_WALK,
+            )
+        })
+    }
+
+    /// One container's facts, gathered once however many checks ask.
+    pub fn container(&self, name: &str) -> Arc<ContainerObs> {
+        let cell = {
+            let mut m = self
+                .containers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            m.entry(name.to_string()).or_default().clone()
+        };
+        cell.get_or_init(|| Arc::new(self.gather_container(name)))
+            .clone()
+    }
+
+    fn gather_container(&self, name: &str) -> ContainerObs {
+        use crate::container as c;
+        let inspect = self.api().and_then(|a| {
+            a.inspect(name)
+                .map_err(|e| format!("cannot inspect container {name}: {e}"))
+        });
+        let facts = inspect
+            .as_ref()
+            .ok()
+            .filter(|i| i.state.running && i.state.pid > 0)
+            .map(|i| c::observe(&self.host, i.state.pid as i32));
+        let space = facts
+            .as_ref()
+            .and_then(|f| f.memory.estimate())
+            .map(|bytes| {
+                let root = self.docker_root();
+                let places = c::Places {
+                    containerd_root: c::containerd_root_guess(&self.host, &root),
+                    ..c::Places::new(&root)
+                };
+                c::plan_space(
+                    &c::space_needed(bytes),
+                    &c::observe_space(&self.host, &places),
+                )
+            });
+        ContainerObs {
+            name: name.to_string(),
+            inspect,
+            facts,
+            space,
         }
     }
 

@@ -1042,20 +1042,27 @@ fn container_checks_pass_on_a_good_container() {
             200,
             json!({
                 "Id": "feedface",
-                "State": {"Status": "running", "Running": true},
+                "Name": "/api",
+                "State": {"Status": "running", "Running": true, "Pid": 0,
+                          "StartedAt": "2026-11-26T10:00:00Z", "FinishedAt": "0001-01-01T00:00:00Z"},
                 "Config": {"Tty": false},
-                "HostConfig": {"AutoRemove": false, "RestartPolicy": {"Name": "on-failure"}},
+                "HostConfig": {"AutoRemove": false, "RestartPolicy": {"Name": "no"}},
                 "Mounts": [{"Type": "volume", "Source": "/var/lib/docker/volumes/x/_data", "Destination": "/x"}]
             }),
         ),
     );
     fx.mkdir("/var/lib/docker/containers/feedface/checkpoints/cp1");
     let o = fx.live().with_api(engine.api());
-    for c in CHECKS.iter().filter(|c| c.per_container) {
+    // The checks that read the container's /proc have their own tests below.
+    for c in CHECKS
+        .iter()
+        .filter(|c| c.per_container && !PROC_CHECKS.contains(&c.id))
+    {
         status(&check_with(&o, c.id, Some("api"), true), Status::Pass);
     }
     let r = check_with(&o, "container.checkpoints", Some("api"), false);
     assert_eq!(r.message, "checkpoints: cp1");
+    let _ = PROC_CHECKS;
 }
 
 #[test]
@@ -1106,6 +1113,13 @@ fn every_check_has_a_failing_path_here() {
         "container.tty",
         "container.restart-policy",
         "container.sockets",
+        "container.processes",
+        "container.tcp",
+        "container.deleted-files",
+        "container.open-files",
+        "container.space",
+        "container.network",
+        "host.checkpoint-leftovers",
         "container.checkpoints",
     ];
     let ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
@@ -1211,7 +1225,12 @@ fn run_checks_could_not_run() {
     let r = run_checks(ctx, &sel, true);
     let per = CHECKS.iter().filter(|c| c.per_container).count();
     assert_eq!(r.checks.len(), per);
-    assert_eq!(r.summary.error, per, "{:#?}", r.checks);
+    // Those that need root are skipped here (the fixture is not root).
+    let live = CHECKS
+        .iter()
+        .filter(|c| c.per_container && c.needs != super::checks::Needs::LiveRoot)
+        .count();
+    assert_eq!(r.summary.error, live, "{:#?}", r.checks);
     assert_eq!(r.summary.exit, Exit::CouldNotRun);
     assert_eq!(r.summary.exit_code, 3);
 }
@@ -1321,4 +1340,188 @@ fn docker_experimental_fix_for_an_unmanaged_dockerd() {
     status(&r, Status::Fail);
     lacks(fix(&r), "restarts docker");
     has(fix(&r), "restart dockerd the way it was started");
+}
+
+// ------------------------------------------- container /proc checks ---
+
+/// The checks that read the container's processes from /proc.
+const PROC_CHECKS: &[&str] = &[
+    "container.processes",
+    "container.tcp",
+    "container.deleted-files",
+    "container.open-files",
+    "container.space",
+];
+
+const CT_PID: i32 = 4242;
+
+/// A running container `ct` (init pid 4242, network `network`) on an
+/// engine of version `version`, and its init in the fixture's /proc with
+/// VmRSS `rss_kb`; `ns` false leaves out its pid-namespace link.
+fn running_ct(fx: &Fx, network: &str, version: &str, rss_kb: u64, ns: bool) -> FakeEngine {
+    let engine = FakeEngine::docker(true);
+    engine.set_version(version);
+    engine.set(
+        "GET /containers/ct/json",
+        Reply::json(
+            200,
+            json!({
+                "Id": "c0ffee",
+                "Name": "/ct",
+                "State": {"Status": "running", "Running": true, "Pid": CT_PID,
+                          "StartedAt": "2026-11-26T10:00:00Z", "FinishedAt": "0001-01-01T00:00:00Z"},
+                "Config": {"Tty": false},
+                "HostConfig": {"AutoRemove": false, "RestartPolicy": {"Name": "no"}, "NetworkMode": network},
+                "Mounts": []
+            }),
+        ),
+    );
+    let pid = CT_PID;
+    if ns {
+        let p = fx.path(&format!("/proc/{pid}/ns/pid"));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("pid:[4026532500]", p).unwrap();
+    }
+    fx.write(&format!("/proc/{pid}/comm"), "app\n")
+        .write(
+            &format!("/proc/{pid}/status"),
+            format!("Name:\tapp\nVmRSS:\t{rss_kb} kB\nRssAnon:\t{rss_kb} kB\nRssShmem:\t0 kB\nVmSwap:\t0 kB\n"),
+        )
+        .mkdir(&format!("/proc/{pid}/fd"))
+        .mkdir(&format!("/proc/{pid}/fdinfo"))
+        .mkdir("/tmp")
+        .mkdir("/var/lib/docker");
+    engine
+}
+
+/// An open descriptor of the container's init.
+fn ct_fd(fx: &Fx, fd: i32, target: &str, flags: &str) {
+    let p = fx.path(&format!("/proc/{CT_PID}/fd/{fd}"));
+    std::os::unix::fs::symlink(target, p).unwrap();
+    fx.write(
+        &format!("/proc/{CT_PID}/fdinfo/{fd}"),
+        format!("pos:\t0\nflags:\t{flags}\nmnt_id:\t31\n"),
+    );
+}
+
+#[test]
+fn container_tcp_refuses_a_connection_without_tcp_established() {
+    let fx = Fx::new();
+    let engine = running_ct(&fx, "bridge", "26.1.5", 1000, true);
+    fx.write(
+        &format!("/proc/{CT_PID}/net/tcp"),
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0200000A:1F90 0900000A:A0C2 01 00000000:00000000 02:000A7B2D 00000000     0        0 5001 2 0000000000000000 20 4 30 10 -1\n",
+    );
+    ct_fd(&fx, 3, "socket:[5001]", "02");
+    let o = fx.live().with_api(engine.api());
+    let r = check_with(&o, "container.tcp", Some("ct"), false);
+    status(&r, Status::Fail);
+    has(
+        &format!("{} {}", r.message, r.details.join(" ")),
+        "10.0.0.2:8080",
+    );
+    has(fix(&r), "tcp-established");
+    // With tcp-established in runc.conf the same connection is fine.
+    fx.write("/etc/criu/runc.conf", "tcp-established\n");
+    let o = fx.live().with_api(engine.api());
+    status(
+        &check_with(&o, "container.tcp", Some("ct"), false),
+        Status::Pass,
+    );
+}
+
+#[test]
+fn container_open_files_warns_naming_a_file_open_read_write() {
+    let fx = Fx::new();
+    let engine = running_ct(&fx, "bridge", "26.1.5", 1000, true);
+    fx.write(&format!("/proc/{CT_PID}/root/data/journal"), "12345");
+    ct_fd(&fx, 4, "/data/journal", "0100002");
+    ct_fd(&fx, 5, "/data/app.log", "0102001");
+    let o = fx.live().with_api(engine.api());
+    let r = check_with(&o, "container.open-files", Some("ct"), false);
+    status(&r, Status::Warn);
+    let all = format!("{} {}", r.message, r.details.join(" "));
+    has(&all, "/data/journal");
+    lacks(&all, "/data/app.log");
+    // --strict makes the warning fail.
+    status(
+        &check_with(&o, "container.open-files", Some("ct"), true),
+        Status::Fail,
+    );
+}
+
+#[test]
+fn container_space_refuses_when_the_dump_does_not_fit() {
+    let fx = Fx::new();
+    // 100 TiB resident: no test filesystem holds three of those.
+    let engine = running_ct(&fx, "bridge", "26.1.5", 100 << 30, true);
+    let o = fx.live().with_api(engine.api());
+    let r = check_with(&o, "container.space", Some("ct"), false);
+    status(&r, Status::Fail);
+    has(&r.message, "not enough room");
+    let fx2 = Fx::new();
+    let engine2 = running_ct(&fx2, "bridge", "26.1.5", 1, true);
+    let o = fx2.live().with_api(engine2.api());
+    status(
+        &check_with(&o, "container.space", Some("ct"), false),
+        Status::Pass,
+    );
+}
+
+#[test]
+fn container_processes_and_deleted_files_cannot_tell_without_the_pid_namespace() {
+    let fx = Fx::new();
+    let engine = running_ct(&fx, "bridge", "26.1.5", 1000, false);
+    let o = fx.live().with_api(engine.api());
+    for id in ["container.processes", "container.deleted-files"] {
+        let r = check_with(&o, id, Some("ct"), false);
+        status(&r, Status::Error);
+    }
+    // With it: one process, no deleted file open.
+    let fx = Fx::new();
+    let engine = running_ct(&fx, "bridge", "26.1.5", 1000, true);
+    let o = fx.live().with_api(engine.api());
+    for id in ["container.processes", "container.deleted-files"] {
+        status(&check_with(&o, id, Some("ct"), false), Status::Pass);
+    }
+}
+
+#[test]
+fn container_network_warns_on_docker_28_with_a_private_netns_only() {
+    for (mode, version, want) in [
+        ("bridge", "28.5.2", Status::Warn),
+        ("mynet", "29.0.0", Status::Warn),
+        ("host", "28.5.2", Status::Pass),
+        ("container:holder", "28.5.2", Status::Pass),
+        ("bridge", "27.5.1", Status::Pass),
+    ] {
+        let fx = Fx::new();
+        let engine = running_ct(&fx, mode, version, 1000, true);
+        let o = fx.live().with_api(engine.api());
+        let r = check_with(&o, "container.network", Some("ct"), false);
+        status(&r, want);
+        if want == Status::Warn {
+            has(&r.message, "moby#50750");
+            has(fix(&r), "--network host");
+        }
+    }
+}
+
+#[test]
+fn host_checkpoint_leftovers_warns_with_the_directories() {
+    let fx = Fx::new();
+    fx.write("/tmp/ctrd-checkpoint123/pages-1.img", vec![0u8; 8192]);
+    let o = fx.live();
+    let r = check(&o, "host.checkpoint-leftovers");
+    status(&r, Status::Warn);
+    has(
+        &format!("{} {}", r.message, r.details.join(" ")),
+        "/tmp/ctrd-checkpoint123",
+    );
+    let fx = Fx::new();
+    fx.mkdir("/tmp");
+    status(
+        &check(&fx.live(), "host.checkpoint-leftovers"),
+        Status::Pass,
+    );
 }

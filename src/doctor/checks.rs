@@ -196,7 +196,7 @@ pub const CHECKS: &[Check] = &[
     Check {
         id: "container.tty",
         title: "container without a terminal (-t)",
-        severity: Warning,
+        severity: Error,
         needs: Live,
         per_container: true,
         run: container_tty,
@@ -216,6 +216,62 @@ pub const CHECKS: &[Check] = &[
         needs: Live,
         per_container: true,
         run: container_sockets,
+    },
+    Check {
+        id: "container.processes",
+        title: "the container's processes",
+        severity: Warning,
+        needs: LiveRoot,
+        per_container: true,
+        run: container_processes,
+    },
+    Check {
+        id: "container.tcp",
+        title: "TCP connections CRIU can dump",
+        severity: Error,
+        needs: LiveRoot,
+        per_container: true,
+        run: container_tcp,
+    },
+    Check {
+        id: "container.deleted-files",
+        title: "open deleted files within ghost-limit",
+        severity: Error,
+        needs: LiveRoot,
+        per_container: true,
+        run: container_deleted_files,
+    },
+    Check {
+        id: "container.open-files",
+        title: "no files open for writing (restorable later)",
+        severity: Warning,
+        needs: LiveRoot,
+        per_container: true,
+        run: container_open_files,
+    },
+    Check {
+        id: "container.space",
+        title: "room for the checkpoint",
+        severity: Error,
+        needs: LiveRoot,
+        per_container: true,
+        run: container_space,
+    },
+    Check {
+        id: "container.network",
+        title: "a network mode docker can restore",
+        severity: Warning,
+        needs: Live,
+        per_container: true,
+        run: container_network,
+    },
+    Check {
+        id: "host.checkpoint-leftovers",
+        title: "no leftover containerd checkpoint directories",
+        severity: Warning,
+        needs: LiveRoot,
+        per_container: false,
+        run: host_checkpoint_leftovers,
     },
     Check {
         id: "container.checkpoints",
@@ -915,9 +971,16 @@ fn container_tty(c: &Ctx, name: Option<&str>) -> Finding {
         Ok(i) => i,
         Err(f) => return f,
     };
-    if i["Config"]["Tty"].as_bool() == Some(true) {
+    let tty = i["Config"]["Tty"].as_bool() == Some(true);
+    let stdin = i["Config"]["OpenStdin"].as_bool() == Some(true);
+    if tty && stdin {
         Finding::problem(
-            "started with -t: with a shell on its terminal CRIU refuses (`Task attached to shell terminal`)",
+            "started with -it: an interactive shell on a terminal; CRIU refuses it (`Task attached to shell terminal`), and its terminal cannot come back on restore",
+            "recreate the container without -i and -t (docker run -d ...)",
+        )
+    } else if tty {
+        Finding::warn(
+            "started with -t: a terminal CRIU must dump as external; a shell on it would be refused (`Task attached to shell terminal`)",
             "recreate the container without -t",
         )
     } else {
@@ -934,7 +997,7 @@ fn container_restart_policy(c: &Ctx, name: Option<&str>) -> Finding {
         .as_str()
         .unwrap_or("no")
         .to_string();
-    if policy == "always" || policy == "unless-stopped" {
+    if matches!(policy.as_str(), "always" | "unless-stopped" | "on-failure") {
         Finding::problem(
             format!(
                 "restart policy `{policy}`: docker restarts the container fresh after a checkpoint stops it, and `docker start --checkpoint` on a running container restores nothing, silently"
@@ -994,4 +1057,102 @@ fn container_checkpoints(c: &Ctx, name: Option<&str>) -> Finding {
     } else {
         Finding::pass(format!("checkpoints: {}", names.join(", "))).detail(dir)
     }
+}
+
+/// The container's /proc facts, or why there are none.
+fn container_facts(
+    c: &Ctx,
+    name: Option<&str>,
+) -> Result<std::sync::Arc<crate::observe::ContainerObs>, Finding> {
+    let o = c.container(name.unwrap_or_default());
+    match (&o.inspect, &o.facts) {
+        (Err(e), _) => Err(Finding::cannot(e.clone())),
+        (Ok(_), None) => Err(Finding::skip("the container is not running")),
+        (Ok(_), Some(_)) => Ok(o),
+    }
+}
+
+/// runc.conf's text, as CRIU will read it.
+fn runc_conf_text(c: &Ctx) -> Option<String> {
+    c.host.fs.read_quiet(crate::observe::RUNC_CONF)
+}
+
+fn container_processes(c: &Ctx, name: Option<&str>) -> Finding {
+    match container_facts(c, name) {
+        Ok(o) => crate::container::judge_processes(o.facts.as_ref().expect("running")).finding(),
+        Err(f) => f,
+    }
+}
+
+fn container_tcp(c: &Ctx, name: Option<&str>) -> Finding {
+    let o = match container_facts(c, name) {
+        Ok(o) => o,
+        Err(f) => return f,
+    };
+    match crate::container::TcpOptions::from_runc_conf(runc_conf_text(c).as_deref()) {
+        Ok(opts) => crate::container::judge_tcp(o.facts.as_ref().expect("running"), opts).finding(),
+        Err(e) => Finding::cannot(format!("cannot read {}: {e}", crate::observe::RUNC_CONF)),
+    }
+}
+
+fn container_deleted_files(c: &Ctx, name: Option<&str>) -> Finding {
+    let o = match container_facts(c, name) {
+        Ok(o) => o,
+        Err(f) => return f,
+    };
+    match crate::container::ghost_limit(runc_conf_text(c).as_deref()) {
+        Ok(limit) => {
+            crate::container::judge_deleted_files(o.facts.as_ref().expect("running"), limit)
+                .finding()
+        }
+        Err(e) => Finding::cannot(format!("cannot read {}: {e}", crate::observe::RUNC_CONF)),
+    }
+}
+
+fn container_open_files(c: &Ctx, name: Option<&str>) -> Finding {
+    match container_facts(c, name) {
+        Ok(o) => crate::container::judge_open_files(o.facts.as_ref().expect("running")).finding(),
+        Err(f) => f,
+    }
+}
+
+fn container_space(c: &Ctx, name: Option<&str>) -> Finding {
+    let o = match container_facts(c, name) {
+        Ok(o) => o,
+        Err(f) => return f,
+    };
+    match &o.space {
+        Some(plan) => crate::container::judge_space(plan).finding(),
+        None => Finding::cannot(
+            "the container's memory could not be read, so the room a checkpoint needs is unknown",
+        ),
+    }
+}
+
+/// Docker >= 28 cannot restore a container with a network namespace of its
+/// own (moby#50750, containerd#12141: `bind-mount /proc/0/ns/net`).
+fn container_network(c: &Ctx, name: Option<&str>) -> Finding {
+    let o = c.container(name.unwrap_or_default());
+    let i = match &o.inspect {
+        Ok(i) => i,
+        Err(e) => return Finding::cannot(e.clone()),
+    };
+    let mode = &i.host_config.network_mode;
+    let Some(v) = c.docker_version() else {
+        return Finding::cannot("the docker version is unknown");
+    };
+    let major = v.split('.').next().and_then(|m| m.parse::<u32>().ok());
+    match major {
+        Some(m) if m >= 28 && mode.private_netns() => Finding::warn(
+            format!(
+                "network mode `{mode}` on Docker {v}: docker >= 28 cannot restore a container with a network namespace of its own (`bind-mount /proc/0/ns/net ... no such file or directory`, moby#50750): a checkpoint can be made but not restored here"
+            ),
+            "run the container with --network host, or --network container:<holder> (a container that is never checkpointed owns the network), or use Docker <= 27",
+        ),
+        _ => Finding::pass(format!("network mode `{mode}` on Docker {v}")),
+    }
+}
+
+fn host_checkpoint_leftovers(c: &Ctx, _: Option<&str>) -> Finding {
+    crate::container::judge_leftovers(c.leftovers()).finding()
 }

@@ -29,6 +29,9 @@ pub struct Finding {
 pub enum Kind {
     Pass,
     Problem,
+    /// A problem that only warns, whatever the check's severity (what
+    /// makes a checkpoint unrestorable later, not what stops it now).
+    Warn,
     CouldNotRun,
     Skip,
 }
@@ -48,6 +51,11 @@ impl Finding {
     pub fn problem(m: impl Into<String>, fix: impl Into<String>) -> Self {
         let mut f = Self::new(Kind::Problem, m);
         f.fix = Some(fix.into());
+        f
+    }
+    pub fn warn(m: impl Into<String>, fix: impl Into<String>) -> Self {
+        let mut f = Self::new(Kind::Warn, m);
+        f.fix = Some(fix.into()).filter(|s: &String| !s.is_empty());
         f
     }
     pub fn cannot(m: impl Into<String>) -> Self {
@@ -244,6 +252,8 @@ fn result(
             (Severity::Error, _) | (Severity::Warning, true) => Status::Fail,
             (Severity::Warning, false) => Status::Warn,
         },
+        Kind::Warn if strict => Status::Fail,
+        Kind::Warn => Status::Warn,
     };
     CheckResult {
         id: c.id,

@@ -39,6 +39,8 @@ expect_in() { case "$1" in *"$2"*) ;; *) fail "${3:-text} does not contain [$2]:
 expect_not_in() { case "$1" in *"$2"*) fail "${3:-text} contains [$2]";; *) ;; esac; }
 expect_match() { printf '%s' "$1" | grep -qiE -- "$2" || fail "${3:-text} does not match /$2/: ${1:0:2000}"; }
 # jq-like look-ups in dockpoint's JSON report.
+# A top-level field of a JSON report (lists joined by newlines).
+jget() { /usr/bin/python3 -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2]); print("\n".join(map(str,v)) if isinstance(v,list) else ("" if v is None else v))' "$1" "$2"; }
 step() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=[x for x in d["steps"] if x["id"]==sys.argv[2]][0]; v=s.get(sys.argv[3]); print("" if v is None else v)' "$1" "$2" "$3"; }
 
 # --- helpers on the booted host ------------------------------------------------
@@ -165,6 +167,14 @@ case_d13_systemd_distro_criu() {
     hx sh -c 'cat $(ls -t /run/containerd/io.containerd.runtime.v2.task/moby/*/criu-dump.log 2>/dev/null | head -n1)' \
         > "$CAPTURE/d13-criu411-criu-dump.log" 2>/dev/null || true
     expect_in "$(cat "$CAPTURE/d13-criu411-criu-dump.log")" "Can't get 1:16 opt" "criu-dump.log"
+    # dockpoint checkpoint stops before docker is called and names the problem.
+    local cj=$E2E_WORK/$CASE-checkpoint.json
+    rc=0; hx dockpoint checkpoint tcp1 cp2 --format json > "$cj" 2>>"$E2E_LOG/$CASE.log" || rc=$?
+    expect_eq "$rc" 1 "dockpoint checkpoint exit code with CRIU 4.1.1"
+    expect_eq "$(jget "$cj" status)" refused "dockpoint checkpoint status"
+    expect_in "$(jget "$cj" message)" "criu.version"
+    expect_in "$(jget "$cj" message)" "Can't get 1:16 opt"
+    expect_not_in "$(hx docker checkpoint ls tcp1)" cp2 "tcp1's checkpoints after the refusal"
 }
 
 # The same host with --criu-source debian-testing: CRIU 4.2.1 through the pin.
@@ -399,6 +409,64 @@ PY
     log "interactive: $((SECONDS - t)) s; case body $((SECONDS - t0)) s"
 }
 
+# Issue 9: dockpoint checkpoint and checkpoints on Debian 13 with CRIU 4.2.1
+# (from the loopback OBS layout): refusals before docker is called, a TCP
+# container checkpointed, a file held open read-write warned about, prune.
+case_d13_checkpoint() {
+    boot trixie-systemd trixie systemd
+    criu_repo_serve
+    local rc j=$E2E_WORK/$CASE
+    rc=$(dockpoint_json "$j-setup.json" --criu-source obs --criu-base "$CRIU_REPO_URL")
+    expect_eq "$rc" 0 "setup exit code"
+    busybox_image
+    cp_json() { local out=$1; shift; local rc=0; hx dockpoint "$@" --format json > "$out" 2>>"$E2E_LOG/$CASE.log" || rc=$?; echo "$rc"; }
+    # A --rm container: refused before docker is called, nothing done.
+    hx docker run -d --rm --name rm1 e2e/busybox sleep 1000 >/dev/null
+    rc=$(cp_json "$j-rm.json" checkpoint rm1 cp1)
+    expect_eq "$rc" 1 "checkpoint of a --rm container"
+    expect_eq "$(jget "$j-rm.json" status)" refused "--rm status"
+    expect_in "$(jget "$j-rm.json" message)" "container.auto-remove"
+    expect_eq "$(hx docker inspect -f '{{.State.Running}}' rm1)" true "rm1 still running"
+    expect_not_in "$(hx docker checkpoint ls rm1)" cp1 "rm1's checkpoints"
+    # An interactive shell on a terminal (-it): refused too.
+    hx docker run -d -it --name sh1 e2e/busybox sh >/dev/null
+    rc=$(cp_json "$j-it.json" checkpoint sh1 cp1)
+    expect_eq "$rc" 1 "checkpoint of an -it shell"
+    expect_in "$(jget "$j-it.json" message)" "container.tty"
+    expect_not_in "$(hx docker checkpoint ls sh1)" cp1 "sh1's checkpoints"
+    # A container holding an established TCP connection: created and stopped.
+    tcp_container tcp1
+    rc=$(cp_json "$j-tcp.json" checkpoint tcp1 cp1)
+    expect_eq "$rc" 0 "checkpoint of the TCP container"
+    expect_eq "$(jget "$j-tcp.json" status)" created "TCP checkpoint status"
+    [ "$(jget "$j-tcp.json" size_bytes)" -gt 0 ] || fail "no size for the checkpoint"
+    hx test -f "$(jget "$j-tcp.json" record)" || fail "no record beside the checkpoint"
+    expect_eq "$(hx docker inspect -f '{{.State.Running}}' tcp1)" false "tcp1 after the checkpoint"
+    expect_in "$(hx docker checkpoint ls tcp1)" cp1 "tcp1's checkpoints"
+    hx dockpoint checkpoint tcp1 cpx >> "$CAPTURE/d13-checkpoint-stopped.txt" 2>&1 || true
+    # A file held open read-write: --leave-running warns, naming it.
+    hx docker run -d --name jr1 e2e/busybox sh -c 'exec 3<>/journal; while :; do echo x >&3; sleep 1; done' >/dev/null
+    sleep 1.5
+    rc=$(cp_json "$j-jr-a.json" checkpoint jr1 a --leave-running --yes)
+    expect_eq "$rc" 0 "checkpoint --leave-running"
+    expect_in "$(jget "$j-jr-a.json" warnings)" "/journal" "the warnings"
+    expect_in "$(jget "$j-jr-a.json" warnings)" "container.open-files" "the warnings"
+    expect_eq "$(hx docker inspect -f '{{.State.Running}}' jr1)" true "jr1 left running"
+    hx dockpoint checkpoint jr1 a-human --leave-running --yes > "$CAPTURE/d13-checkpoint-leave-running.txt" 2>&1 || true
+    rc=$(cp_json "$j-jr-b.json" checkpoint jr1 b --leave-running --yes)
+    expect_eq "$rc" 0 "second checkpoint --leave-running"
+    # The list, newest first; prune keeps one.
+    rc=$(cp_json "$j-ls.json" checkpoints jr1)
+    expect_eq "$rc" 0 "checkpoints exit code"
+    local names; names=$(/usr/bin/python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(open(sys.argv[1]))["checkpoints"]))' "$j-ls.json")
+    expect_eq "$names" "b a-human a" "the checkpoints, newest first"
+    rc=$(cp_json "$j-prune.json" checkpoints jr1 --prune 1)
+    expect_eq "$rc" 0 "prune exit code"
+    expect_eq "$(jget "$j-prune.json" pruned)" "$(printf 'a-human\na')" "pruned"
+    expect_eq "$(hx docker checkpoint ls jr1 | tail -n +2 | tr -d ' ')" b "jr1's checkpoints after prune"
+    hx dockpoint checkpoints jr1 > "$CAPTURE/d13-checkpoints.txt" 2>&1 || true
+}
+
 # Debian 12 on this kernel: CRIU 3.17.1 cannot run; testing is refused (new libc).
 case_d12_sysv() {
     boot bookworm-sysv bookworm sysv
@@ -630,7 +698,7 @@ case_root_image_build() {
     for s in criu-install runc-conf daemon-json; do expect_eq "$(step "$j" $s status)" ok "second run $s"; done
 }
 
-ALL_CASES=(d13_systemd_distro_criu d13_systemd_testing_criu d13_criu_sources d12_sysv d13_sysv_restart flag_systemd flag_sysv rollback_systemd rollback_sysv root_image_build)
+ALL_CASES=(d13_systemd_distro_criu d13_systemd_testing_criu d13_criu_sources d13_checkpoint d12_sysv d13_sysv_restart flag_systemd flag_sysv rollback_systemd rollback_sysv root_image_build)
 
 main() {
     local cases=("$@")
