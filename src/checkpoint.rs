@@ -91,10 +91,19 @@ pub enum Verdict {
 
 pub fn verdict(checks: &[CheckResult]) -> Verdict {
     let line = |c: &CheckResult| {
+        let mut details: Vec<&str> = c.details.iter().map(String::as_str).take(5).collect();
+        if c.details.len() > 5 {
+            details.push("...");
+        }
         format!(
-            "{}: {}{}",
+            "{}: {}{}{}",
             c.id,
             c.message,
+            if details.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", details.join("; "))
+            },
             c.fix
                 .as_deref()
                 .map(|f| format!(" (fix: {f})"))

@@ -7,8 +7,9 @@ const EXIT_CODES: &str = "\
 Exit codes (every command; see each command's --help):
   0  success
   1  failed: a setup step or a doctor check failed, explain recognised
-     nothing, setup was cancelled, --root DIR could not be read, or the
-     report could not be written to stdout
+     nothing, a checkpoint was refused or failed, setup was cancelled,
+     --root DIR could not be read, or the report could not be written to
+     stdout
   2  usage error: bad flags, not root (setup without --root/--dry-run),
      --root DIR missing or not a directory
   3  doctor only: a check could not run (and none failed)";

@@ -1009,6 +1009,20 @@ fn container_checks_fail_on_a_bad_container() {
     status(&r, Status::Warn);
     has(&r.message, "started with -t");
     assert_eq!(fix(&r), "recreate the container without -t");
+    // -it: an interactive shell on the terminal is refused.
+    let it = FakeEngine::docker(true);
+    it.set(
+        "GET /containers/sh/json",
+        Reply::json(
+            200,
+            json!({"Id": "5h", "Name": "/sh", "State": {"Status": "running", "Running": true},
+                   "Config": {"Tty": true, "OpenStdin": true}, "HostConfig": {}, "Mounts": []}),
+        ),
+    );
+    let o2 = fx.live().with_api(it.api());
+    let r = check_with(&o2, "container.tty", Some("sh"), false);
+    status(&r, Status::Fail);
+    has(&r.message, "started with -it");
 
     let r = run("container.restart-policy");
     status(&r, Status::Warn);

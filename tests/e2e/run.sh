@@ -443,27 +443,27 @@ case_d13_checkpoint() {
     hx test -f "$(jget "$j-tcp.json" record)" || fail "no record beside the checkpoint"
     expect_eq "$(hx docker inspect -f '{{.State.Running}}' tcp1)" false "tcp1 after the checkpoint"
     expect_in "$(hx docker checkpoint ls tcp1)" cp1 "tcp1's checkpoints"
-    hx dockpoint checkpoint tcp1 cpx >> "$CAPTURE/d13-checkpoint-stopped.txt" 2>&1 || true
+    hx dockpoint checkpoint tcp1 cpx > "$CAPTURE/d13-checkpoint-stopped.txt" 2>&1 || true
     # A file held open read-write: --leave-running warns, naming it.
     hx docker run -d --name jr1 e2e/busybox sh -c 'exec 3<>/journal; while :; do echo x >&3; sleep 1; done' >/dev/null
     sleep 1.5
-    rc=$(cp_json "$j-jr-a.json" checkpoint jr1 a --leave-running --yes)
+    rc=$(cp_json "$j-jr-a.json" checkpoint jr1 j1 --leave-running --yes)
     expect_eq "$rc" 0 "checkpoint --leave-running"
     expect_in "$(jget "$j-jr-a.json" warnings)" "/journal" "the warnings"
     expect_in "$(jget "$j-jr-a.json" warnings)" "container.open-files" "the warnings"
     expect_eq "$(hx docker inspect -f '{{.State.Running}}' jr1)" true "jr1 left running"
-    hx dockpoint checkpoint jr1 a-human --leave-running --yes > "$CAPTURE/d13-checkpoint-leave-running.txt" 2>&1 || true
-    rc=$(cp_json "$j-jr-b.json" checkpoint jr1 b --leave-running --yes)
+    hx dockpoint checkpoint jr1 j1-human --leave-running --yes > "$CAPTURE/d13-checkpoint-leave-running.txt" 2>&1 || true
+    rc=$(cp_json "$j-jr-b.json" checkpoint jr1 j2 --leave-running --yes)
     expect_eq "$rc" 0 "second checkpoint --leave-running"
     # The list, newest first; prune keeps one.
     rc=$(cp_json "$j-ls.json" checkpoints jr1)
     expect_eq "$rc" 0 "checkpoints exit code"
     local names; names=$(/usr/bin/python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(open(sys.argv[1]))["checkpoints"]))' "$j-ls.json")
-    expect_eq "$names" "b a-human a" "the checkpoints, newest first"
+    expect_eq "$names" "j2 j1-human j1" "the checkpoints, newest first"
     rc=$(cp_json "$j-prune.json" checkpoints jr1 --prune 1)
     expect_eq "$rc" 0 "prune exit code"
-    expect_eq "$(jget "$j-prune.json" pruned)" "$(printf 'a-human\na')" "pruned"
-    expect_eq "$(hx docker checkpoint ls jr1 | tail -n +2 | tr -d ' ')" b "jr1's checkpoints after prune"
+    expect_eq "$(jget "$j-prune.json" pruned)" "$(printf 'j1-human\nj1')" "pruned"
+    expect_eq "$(hx docker checkpoint ls jr1 | tail -n +2 | tr -d ' ')" j2 "jr1's checkpoints after prune"
     hx dockpoint checkpoints jr1 > "$CAPTURE/d13-checkpoints.txt" 2>&1 || true
 }
 
