@@ -104,6 +104,19 @@ boot() { # boot ROOTNAME INIT
     docker_up
 }
 
+# The Engine API client's own test against this host's real dockerd.
+api_client_real() { # api_client_real EXPECTED-TEXT
+    busybox_image
+    [ -n "${API_TESTS:-}" ] || { fail "no library test binary"; return; }
+    install -m 755 "$API_TESTS" "$HOST_ROOT/usr/local/bin/dockpoint-api-tests"
+    local out rc=0
+    out=$(hx env DOCKPOINT_TEST_IMAGE=e2e/busybox dockpoint-api-tests --exact docker::api::tests::docker_real_engine_when_there_is_one --nocapture 2>&1) || rc=$?
+    echo "$out" >> "$E2E_LOG/$CASE.log"
+    expect_eq "$rc" 0 "API client against the real dockerd"
+    expect_in "$out" "the container's life through the API passes"
+    expect_in "$out" "$1"
+}
+
 # --- the cases -----------------------------------------------------------------
 
 # Debian 13, systemd, docker, no CRIU, experimental off: the distro's CRIU 4.1.1.
@@ -112,6 +125,7 @@ case_d13_systemd_distro_criu() {
     expect_eq "$(api_experimental)" false "experimental before"
     # What a checkpoint says before setup (for the explain tests).
     busybox_image
+    api_client_real "checkpoint list refused (experimental off)"
     hx docker run -d --name pre e2e/busybox sleep 1000 >/dev/null
     hx docker checkpoint create pre cp0 > "$CAPTURE/d13-experimental-off.txt" 2>&1 || true
     expect_in "$(cat "$CAPTURE/d13-experimental-off.txt")" "experimental"
@@ -144,6 +158,7 @@ case_d13_systemd_distro_criu() {
     expect_in "$(step "$j2" criu-install message)" "Can't get 1:16 opt"
     expect_in "$(step "$j2" criu-install log)" /var/log/dockpoint/
     hx test -x /usr/sbin/criu || fail "--criu-source distro did not install CRIU"
+    api_client_real "checkpoint with exit, then restored"
     expect_eq "$(hx cat /etc/criu/runc.conf)" tcp-established
     # The doctor reports this CRIU's TCP-socket problem.
     local d=$E2E_WORK/$CASE-doctor.json
@@ -705,6 +720,12 @@ main() {
     [ ${#cases[@]} -gt 0 ] || cases=("${ALL_CASES[@]}")
     log "building dockpoint (release)"
     (cd "$REPO" && cargo build --release --locked -q)
+    # The library's test binary, for the Engine API client against real dockerd.
+    API_TESTS=$(cd "$REPO" && cargo test --locked --lib --no-run --message-format=json 2>/dev/null \
+        | /usr/bin/python3 -c 'import json,sys
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("reason")=="compiler-artifact" and m.get("profile",{}).get("test") and m["target"]["kind"]==["lib"]: print(m["executable"])')
     # Prepare every root first (cached across runs).
     build_root trixie-systemd trixie systemd >/dev/null
     build_root trixie-sysv trixie sysv >/dev/null
