@@ -361,6 +361,12 @@ pub fn run(args: &CheckpointArgs) -> Exit {
             }
             report.diagnoses = crate::explain::explain_text(&obs.host, &msg, &logs).diagnoses;
             report.message = format!("docker could not checkpoint {}: {msg}", args.container);
+            if is_gc_race(&msg) && !args.leave_running {
+                report.message.push_str(&format!(
+                    "\ncontainerd's GC race (moby#42900) failed the call after docker had stopped the container, and no checkpoint was kept: start it again (docker start {}) and retry in a few seconds",
+                    args.container
+                ));
+            }
             report.error = Some(msg);
         }
     }
@@ -380,6 +386,11 @@ fn create(
         match api.create_checkpoint(container, name, exit) {
             Ok(()) => return Ok(retried),
             Err(e) if is_gc_race(e.message().unwrap_or_default()) => match wait {
+                // With exit, docker may have stopped the container though it
+                // kept no checkpoint: a retry would find nothing to dump.
+                Some(_) if exit && api.inspect(container).is_ok_and(|i| !i.state.running) => {
+                    return Err(e);
+                }
                 Some(w) => {
                     progress.phase(&format!(
                         "containerd's GC race (content already exists): retrying in {}s",
