@@ -60,7 +60,6 @@
 //! `/proc/<pid>/root/<path>`.
 
 use crate::docker::procs::{Ns, same_pid_ns};
-use crate::doctor::Finding;
 use crate::host::Host;
 use crate::rootfs::names_in;
 use nix::fcntl::{AtFlags, OFlag};
@@ -1433,24 +1432,6 @@ impl Judgement {
         self.details.extend(d);
         self
     }
-
-    /// The doctor's shape: Ok passes, Warn and Refuse are problems (the
-    /// caller's check table gives them a warning or error severity),
-    /// Unknown could not run.
-    pub fn finding(&self) -> Finding {
-        let mut f = match self.verdict {
-            Verdict::Ok => Finding::pass(&self.message),
-            Verdict::Warn => Finding::warn(&self.message, self.fix.clone().unwrap_or_default()),
-            Verdict::Refuse => {
-                Finding::problem(&self.message, self.fix.clone().unwrap_or_default())
-            }
-            Verdict::Unknown => Finding::cannot(&self.message),
-        };
-        for d in &self.details {
-            f = f.detail(d);
-        }
-        f
-    }
 }
 
 /// What the facts could not cover: each line names what was not read.
@@ -2603,9 +2584,8 @@ mod tests {
                 "/data/journal (10.0 MiB) held by pid 100 (app) fd 6 O_RDWR, pid 101 (app) fd 5 O_RDWR",
             ]
         );
-        let finding = j.finding();
-        assert_eq!(finding.kind, crate::doctor::Kind::Warn);
-        assert_eq!(finding.details.len(), 2);
+        assert_eq!(j.verdict, Verdict::Warn);
+        assert_eq!(j.details.len(), 2);
         // Thousands of files: the count is whole, the lines are capped.
         f.writable_files = (0..150)
             .map(|i| file(&format!("/data/f{i:03}"), 100, i, 0o2, 1))

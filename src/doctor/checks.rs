@@ -1079,7 +1079,9 @@ fn runc_conf_text(c: &Ctx) -> Option<String> {
 
 fn container_processes(c: &Ctx, name: Option<&str>) -> Finding {
     match container_facts(c, name) {
-        Ok(o) => crate::container::judge_processes(o.facts.as_ref().expect("running")).finding(),
+        Ok(o) => judged(crate::container::judge_processes(
+            o.facts.as_ref().expect("running"),
+        )),
         Err(f) => f,
     }
 }
@@ -1090,7 +1092,10 @@ fn container_tcp(c: &Ctx, name: Option<&str>) -> Finding {
         Err(f) => return f,
     };
     match crate::container::TcpOptions::from_runc_conf(runc_conf_text(c).as_deref()) {
-        Ok(opts) => crate::container::judge_tcp(o.facts.as_ref().expect("running"), opts).finding(),
+        Ok(opts) => judged(crate::container::judge_tcp(
+            o.facts.as_ref().expect("running"),
+            opts,
+        )),
         Err(e) => Finding::cannot(format!("cannot read {}: {e}", crate::observe::RUNC_CONF)),
     }
 }
@@ -1101,17 +1106,19 @@ fn container_deleted_files(c: &Ctx, name: Option<&str>) -> Finding {
         Err(f) => return f,
     };
     match crate::container::ghost_limit(runc_conf_text(c).as_deref()) {
-        Ok(limit) => {
-            crate::container::judge_deleted_files(o.facts.as_ref().expect("running"), limit)
-                .finding()
-        }
+        Ok(limit) => judged(crate::container::judge_deleted_files(
+            o.facts.as_ref().expect("running"),
+            limit,
+        )),
         Err(e) => Finding::cannot(format!("cannot read {}: {e}", crate::observe::RUNC_CONF)),
     }
 }
 
 fn container_open_files(c: &Ctx, name: Option<&str>) -> Finding {
     match container_facts(c, name) {
-        Ok(o) => crate::container::judge_open_files(o.facts.as_ref().expect("running")).finding(),
+        Ok(o) => judged(crate::container::judge_open_files(
+            o.facts.as_ref().expect("running"),
+        )),
         Err(f) => f,
     }
 }
@@ -1122,7 +1129,7 @@ fn container_space(c: &Ctx, name: Option<&str>) -> Finding {
         Err(f) => return f,
     };
     match &o.space {
-        Some(plan) => crate::container::judge_space(plan).finding(),
+        Some(plan) => judged(crate::container::judge_space(plan)),
         None => Finding::cannot(
             "the container's memory could not be read, so the room a checkpoint needs is unknown",
         ),
@@ -1154,5 +1161,23 @@ fn container_network(c: &Ctx, name: Option<&str>) -> Finding {
 }
 
 fn host_checkpoint_leftovers(c: &Ctx, _: Option<&str>) -> Finding {
-    crate::container::judge_leftovers(c.leftovers()).finding()
+    judged(crate::container::judge_leftovers(c.leftovers()))
+}
+
+/// A judgement of [`crate::container`] in the doctor's shape: Ok passes,
+/// Refuse is a problem (the check's severity says how bad), Warn only warns,
+/// Unknown could not run.
+fn judged(j: crate::container::Judgement) -> Finding {
+    use crate::container::Verdict;
+    let fix = j.fix.clone().unwrap_or_default();
+    let mut f = match j.verdict {
+        Verdict::Ok => Finding::pass(&j.message),
+        Verdict::Warn => Finding::warn(&j.message, fix),
+        Verdict::Refuse => Finding::problem(&j.message, fix),
+        Verdict::Unknown => Finding::cannot(&j.message),
+    };
+    for d in &j.details {
+        f = f.detail(d);
+    }
+    f
 }

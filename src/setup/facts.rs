@@ -2,6 +2,7 @@
 //! before planning. Plain data: the planner never touches the host.
 
 use super::plan::Flags;
+pub use super::plan::Present;
 use crate::apt::{self, Inst};
 use crate::criu::{self, Verdict, Version};
 use crate::criu_sources::{self as sources, Chosen, KeyRef, Name, PinBy};
@@ -104,19 +105,6 @@ pub struct Sim {
     pub installs: Vec<Inst>,
     /// The pin file's text.
     pub pin: String,
-}
-
-/// One of dockpoint's CRIU sources found on the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Present {
-    pub stem: &'static str,
-    /// Its files present, with their bytes.
-    pub files: Vec<(String, Vec<u8>)>,
-    /// The packages it installed new (its record), still installed.
-    pub packages: Vec<String>,
-    /// The packages it upgraded, with the version they had before
-    /// (`name=version` lines of its record), still installed.
-    pub upgraded: Vec<(String, String)>,
 }
 
 /// Observe everything the plan needs, once.

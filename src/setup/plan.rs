@@ -81,7 +81,20 @@ pub enum Install {
     Source(SourceInstall),
     /// Undo: purge the packages dockpoint installed from its sources, then
     /// remove the sources' files.
-    RemoveSources(Vec<crate::setup::facts::Present>),
+    RemoveSources(Vec<Present>),
+}
+
+/// One of dockpoint's CRIU sources found on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Present {
+    pub stem: &'static str,
+    /// Its files present, with their bytes.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// The packages it installed new (its record), still installed.
+    pub packages: Vec<String>,
+    /// The packages it upgraded, with the version they had before
+    /// (`name=version` lines of its record), still installed.
+    pub upgraded: Vec<(String, String)>,
 }
 
 /// A source install, planned from the simulation.
