@@ -434,10 +434,7 @@ fn finish(json: bool, mut report: Report, started: Instant) -> Exit {
         Exit::Failed
     };
     if json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => ui::println(&s),
-            Err(e) => ui::error(&format!("cannot serialise the report: {e}")),
-        }
+        ui::print_json(&report)
     } else {
         print_human(&report);
     }
@@ -447,12 +444,12 @@ fn finish(json: bool, mut report: Report, started: Instant) -> Exit {
 fn print_human(r: &Report) {
     for c in &r.preflight {
         if matches!(c.status, Status::Fail | Status::Error | Status::Warn) {
-            let sym = match c.status {
-                Status::Warn => "!",
-                Status::Error => "?",
-                _ => "✗",
-            };
-            ui::println(&format!("{sym} {:<27} {}", c.id, c.message));
+            ui::println(&format!(
+                "{} {:<27} {}",
+                doctor::symbol(c.status),
+                c.id,
+                c.message
+            ));
             if let Some(f) = &c.fix {
                 ui::println(&format!("    fix: {f}"));
             }

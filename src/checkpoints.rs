@@ -125,10 +125,7 @@ pub fn run(args: &CheckpointsArgs) -> Exit {
         errors,
     };
     if json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => ui::println(&s),
-            Err(e) => ui::error(&format!("cannot serialise the report: {e}")),
-        }
+        ui::print_json(&report)
     } else {
         if report.checkpoints.is_empty() {
             ui::println(&format!("{}: no checkpoints", report.container));

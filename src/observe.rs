@@ -147,6 +147,10 @@ pub struct Observer {
 #[derive(Debug)]
 pub struct ContainerObs {
     pub name: String,
+    /// `GET /containers/{name}/json` as docker answered it (the doctor's
+    /// older checks read fields the typed form does not carry).
+    pub raw: Result<serde_json::Value, String>,
+    /// The same answer, typed.
     pub inspect: Result<crate::docker::api::ContainerInspect, String>,
     /// Its processes, sockets, files and memory (running containers only).
     pub facts: Option<crate::container::ContainerFacts>,
@@ -230,10 +234,19 @@ impl Observer {
 
     fn gather_container(&self, name: &str) -> ContainerObs {
         use crate::container as c;
-        let inspect = self.api().and_then(|a| {
-            a.inspect(name)
-                .map_err(|e| format!("cannot inspect container {name}: {e}"))
+        // One request, read both ways.
+        let raw = self.api().and_then(|a| {
+            a.json(&format!("/containers/{name}/json"))
+                .map_err(|e| format!("cannot inspect container {name}: {e:#}"))
         });
+        let inspect: Result<crate::docker::api::ContainerInspect, String> =
+            raw.clone().and_then(|v| {
+                serde_json::from_value(v).map_err(|e| {
+                    format!(
+                        "cannot inspect container {name}: the answer is not the JSON expected ({e})"
+                    )
+                })
+            });
         let facts = inspect
             .as_ref()
             .ok()
@@ -255,6 +268,7 @@ impl Observer {
             });
         ContainerObs {
             name: name.to_string(),
+            raw,
             inspect,
             facts,
             space,

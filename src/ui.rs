@@ -241,6 +241,14 @@ pub fn pick_many(prompt: &str, items: &[&str]) -> Option<Vec<usize>> {
     }
 }
 
+/// One JSON report on stdout (an error on stderr if it cannot be made).
+pub fn print_json<T: serde::Serialize>(report: &T) {
+    match serde_json::to_string_pretty(report) {
+        Ok(s) => println(&s),
+        Err(e) => error(&format!("cannot serialise the report: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

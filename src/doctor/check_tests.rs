@@ -1043,6 +1043,13 @@ fn container_checks_fail_on_a_bad_container() {
         "{:?}",
         engine.request_lines()
     );
+    // Every check read the one answer the observer asked for.
+    assert_eq!(
+        engine.request_lines().len(),
+        1,
+        "{:?}",
+        engine.request_lines()
+    );
 }
 
 #[test]

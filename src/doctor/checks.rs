@@ -925,12 +925,12 @@ fn docker_init(c: &Ctx, _: Option<&str>) -> Finding {
     }
 }
 
+/// The container's inspect answer, asked once for all the checks.
 fn inspect(c: &Ctx, name: Option<&str>) -> Result<serde_json::Value, Finding> {
-    let name = name.unwrap_or_default();
-    c.api()
-        .map_err(Finding::cannot)?
-        .json(&format!("/containers/{name}/json"))
-        .map_err(|e| Finding::cannot(format!("cannot inspect container {name}: {e:#}")))
+    c.container(name.unwrap_or_default())
+        .raw
+        .clone()
+        .map_err(Finding::cannot)
 }
 
 fn container_running(c: &Ctx, name: Option<&str>) -> Finding {

@@ -271,7 +271,7 @@ fn result(
     }
 }
 
-fn symbol(s: Status) -> console::StyledObject<&'static str> {
+pub fn symbol(s: Status) -> console::StyledObject<&'static str> {
     use console::style;
     match s {
         Status::Pass => style("✓").green(),
@@ -386,10 +386,7 @@ pub fn run(args: &DoctorArgs) -> Exit {
     };
     let report = run_checks(ctx.clone(), &sel, args.strict);
     match args.format {
-        Format::Json => match serde_json::to_string_pretty(&report) {
-            Ok(s) => ui::println(&s),
-            Err(e) => ui::error(&format!("cannot serialise the report: {e}")),
-        },
+        Format::Json => ui::print_json(&report),
         Format::Human => print_human(&report, &header(&ctx), args.verbose, args.quiet),
     }
     ui::finish(report.summary.exit)

@@ -320,10 +320,7 @@ fn finish(
             steps,
             doctor: doctor.map(|(r, _)| r),
         };
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => ui::println(&s),
-            Err(e) => ui::error(&format!("cannot serialise the report: {e}")),
-        }
+        ui::print_json(&report)
     } else {
         view::print_result(steps, dry_run);
         if let Some((r, header)) = &doctor {
