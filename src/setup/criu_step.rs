@@ -639,23 +639,28 @@ fn apply_remove(host: &Host, s: &mut PlannedStep, present: &[Present]) {
             .iter()
             .flat_map(|p| p.packages.iter().map(String::as_str))
             .collect();
+        let downgrades: Vec<String> = present
+            .iter()
+            .flat_map(|p| p.upgraded.iter().map(|(n, v)| format!("{n}={v}")))
+            .collect();
         let mut done = Vec::new();
-        if !packages.is_empty() {
-            let mut log = apt::Log::create(host, "apt-criu-remove")?;
+        // One apt log and one wait for the dpkg lock for the purge and the
+        // downgrades.
+        let mut log = if packages.is_empty() && downgrades.is_empty() {
+            None
+        } else {
+            let log = apt::Log::create(host, "apt-criu-remove")?;
             s.log = log.path.clone();
             apt::wait_for_dpkg_lock(host, Duration::from_secs(120), &progress)?;
+            Some(log)
+        };
+        if let Some(log) = log.as_mut().filter(|_| !packages.is_empty()) {
             let sim_args: Vec<&str> = ["-s", "purge"]
                 .iter()
                 .copied()
                 .chain(packages.iter().copied())
                 .collect();
-            let sim = apt::run_logged(
-                host,
-                &sim_args,
-                Duration::from_secs(120),
-                &mut log,
-                &progress,
-            )?;
+            let sim = apt::run_logged(host, &sim_args, Duration::from_secs(120), log, &progress)?;
             let others: Vec<String> = removed_by(&sim.stdout)
                 .into_iter()
                 .filter(|p| !packages.contains(&p.as_str()))
@@ -676,7 +681,7 @@ fn apply_remove(host: &Host, s: &mut PlannedStep, present: &[Present]) {
                 .copied()
                 .chain(packages.iter().copied())
                 .collect();
-            let out = apt::run_logged(host, &args, Duration::from_secs(600), &mut log, &progress)?;
+            let out = apt::run_logged(host, &args, Duration::from_secs(600), log, &progress)?;
             if !out.success() {
                 bail!(
                     "apt-get purge {} failed (log {}); the source files were left in place:\n{}",
@@ -687,13 +692,7 @@ fn apply_remove(host: &Host, s: &mut PlannedStep, present: &[Present]) {
             }
             done.push(format!("purged {}", packages.join(" ")));
         }
-        let downgrades: Vec<String> = present
-            .iter()
-            .flat_map(|p| p.upgraded.iter().map(|(n, v)| format!("{n}={v}")))
-            .collect();
-        if !downgrades.is_empty() {
-            let mut log = apt::Log::create(host, "apt-criu-remove")?;
-            s.log = log.path.clone();
+        if let Some(log) = log.as_mut().filter(|_| !downgrades.is_empty()) {
             let d: Vec<&str> = downgrades.iter().map(String::as_str).collect();
             let args: Vec<&str> = [
                 "-y",
@@ -706,7 +705,7 @@ fn apply_remove(host: &Host, s: &mut PlannedStep, present: &[Present]) {
             .chain(d.iter().copied())
             .collect();
             let sim: Vec<&str> = ["-s"].into_iter().chain(args.iter().copied()).collect();
-            let out = apt::run_logged(host, &sim, Duration::from_secs(120), &mut log, &progress)?;
+            let out = apt::run_logged(host, &sim, Duration::from_secs(120), log, &progress)?;
             let others = removed_by(&out.stdout);
             if !out.success() || !others.is_empty() {
                 bail!(
@@ -724,7 +723,7 @@ fn apply_remove(host: &Host, s: &mut PlannedStep, present: &[Present]) {
                     }
                 );
             }
-            let out = apt::run_logged(host, &args, Duration::from_secs(600), &mut log, &progress)?;
+            let out = apt::run_logged(host, &args, Duration::from_secs(600), log, &progress)?;
             if !out.success() {
                 bail!(
                     "apt-get install {} failed (log {}); the source files were left in place:\n{}",
