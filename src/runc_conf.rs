@@ -385,7 +385,7 @@ fn words(line: &str, lineno: usize) -> Result<Vec<Word>, ConfError> {
                 None => {
                     return Err(ConfError {
                         line: lineno,
-                        column: Some(start + 1),
+                        column: Some(line[..start].chars().count() + 1),
                         cause: format!(
                             "unclosed quote in `{}`: CRIU rejects the whole file",
                             line.trim()
@@ -683,6 +683,13 @@ pub fn effective(text: &str, name: &str) -> Result<Option<String>, ConfError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unclosed_quote_is_placed_by_characters_not_bytes() {
+        let want = [CriuOption::flag("tcp-established")];
+        let e = ensure_options("\u{e9}\u{e9}\t\"", &want, false).unwrap_err();
+        assert_eq!((e.line, e.column), (1, Some(4)), "{}", e.cause);
+    }
 
     fn tcp() -> Vec<CriuOption> {
         vec![CriuOption::flag("tcp-established")]
