@@ -25,7 +25,8 @@ cleanup_all() {
         [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qE 'socat|pid1\.sh|systemd --system|sleep 3600|http\.server' \
             && kill "$p" 2>/dev/null || true
     done < "$E2E_WORK/pids"
-    for cg in /sys/fs/cgroup/unified/dockpoint-e2e-*; do kill_cgroup "$cg"; done
+    # Only this run's hosts: another run (its own E2E_WORK) may be booting its own.
+    for cg in ${RUN_CASES:-}; do kill_cgroup "/sys/fs/cgroup/unified/dockpoint-e2e-$cg"; done
     rm -rf "$E2E_WORK/hosts"
 }
 trap cleanup_all EXIT
@@ -714,6 +715,9 @@ case_root_image_build() {
 }
 
 ALL_CASES=(d13_systemd_distro_criu d13_systemd_testing_criu d13_criu_sources d13_checkpoint d12_sysv d13_sysv_restart flag_systemd flag_sysv rollback_systemd rollback_sysv root_image_build)
+# More cases, one file per subject: each defines case_NAME functions and adds
+# the ones CI runs to ALL_CASES (benchmarks are run by name only).
+for f in "$E2E_HERE"/cases/*.sh; do [ -e "$f" ] && source "$f"; done
 
 main() {
     local cases=("$@")
@@ -733,6 +737,7 @@ for l in sys.stdin:
     criu_repo_build
     local sysctl_before; sysctl_before=$(sysctl_snapshot)
     local passed=0 failed=0 names=()
+    RUN_CASES="${cases[*]}"
     for CASE in "${cases[@]}"; do
         export CASE
         : > "$E2E_LOG/$CASE.log"
@@ -755,7 +760,8 @@ for l in sys.stdin:
     # The harness leaves the machine as it found it.
     CASE=machine_unchanged
     local sysctl_after; sysctl_after=$(sysctl_snapshot)
-    if [ "$sysctl_before" = "$sysctl_after" ] && ! ls -d /sys/fs/cgroup/unified/dockpoint-e2e-* >/dev/null 2>&1; then
+    local leftover=; for cg in $RUN_CASES; do [ -d "/sys/fs/cgroup/unified/dockpoint-e2e-$cg" ] && leftover="$leftover $cg"; done
+    if [ "$sysctl_before" = "$sysctl_after" ] && [ -z "$leftover" ]; then
         passed=$((passed + 1)); log "ok   machine_unchanged"
     else
         failed=$((failed + 1)); names+=(machine_unchanged)
