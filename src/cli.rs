@@ -52,9 +52,110 @@ pub enum Command {
     /// Checkpoint a running container, after a preflight that refuses what cannot work
     #[command(after_help = CHECKPOINT_EXIT_CODES)]
     Checkpoint(CheckpointArgs),
+    /// Restore a container from a checkpoint, after a preflight, then tell it (SIGHUP)
+    #[command(after_help = RESTORE_EXIT_CODES)]
+    Restore(RestoreArgs),
     /// List a container's checkpoints (name, time, size), or prune all but the newest
     #[command(after_help = CHECKPOINTS_EXIT_CODES)]
     Checkpoints(CheckpointsArgs),
+}
+
+const RESTORE_EXIT_CODES: &str = "\
+Exit codes:
+  0  the container was restored (and signalled, and healthy when asked)
+  1  refused by the preflight (nothing was done), or the restore failed
+     (the container is left stopped; the diagnosis and how to cold start
+     are printed), or the health URL did not answer in time; or the report
+     could not be written to stdout
+  2  usage error: bad flags, a bad checkpoint name or signal, not root";
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The container (name or id)
+    pub container: String,
+    /// The checkpoint (default: the newest)
+    pub name: Option<String>,
+    /// The signal sent once the restore is proven (default SIGHUP: the
+    /// application resyncs)
+    #[arg(long, value_name = "SIG", default_value = "SIGHUP", value_parser = parse_signal, conflicts_with = "no_signal")]
+    pub signal: nix::sys::signal::Signal,
+    /// Send no signal after the restore
+    #[arg(long)]
+    pub no_signal: bool,
+    /// After the restore, wait until this http:// URL answers 2xx (bounded
+    /// by --timeout)
+    #[arg(long, value_name = "URL", value_parser = parse_health_url)]
+    pub wait_healthy: Option<HealthUrl>,
+    /// Bound on docker's restore call, and on the wait for --wait-healthy,
+    /// in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout: u64,
+    /// Stop a running container first, and go ahead despite warnings,
+    /// without asking
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Output format: human, or one JSON object on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// `HUP`, `SIGHUP`, `sighup` or `1`.
+pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal, String> {
+    use nix::sys::signal::Signal;
+    use std::str::FromStr;
+    let bad =
+        || format!("{s:?} is not a signal: use a name such as SIGHUP, HUP or USR1, or a number");
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    Signal::from_str(&name).map_err(|_| bad())
+}
+
+/// A health URL: plain HTTP to a host and port, and a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthUrl {
+    pub url: String,
+    /// `host:port` to connect to.
+    pub authority: String,
+    /// The Host header.
+    pub host: String,
+    pub path: String,
+}
+
+pub fn parse_health_url(s: &str) -> Result<HealthUrl, String> {
+    let Some(rest) = s.strip_prefix("http://") else {
+        return Err(format!(
+            "{s:?}: only http:// URLs are probed (the application's own health endpoint, usually on localhost)"
+        ));
+    };
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if hostport.is_empty() || hostport.contains('@') {
+        return Err(format!("{s:?}: no host (http://HOST[:PORT]/PATH)"));
+    }
+    let authority = if hostport.rsplit_once(':').is_some_and(|(h, p)| {
+        !h.is_empty() && !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())
+    }) {
+        hostport.to_string()
+    } else if hostport.starts_with('[') && !hostport.ends_with(']') {
+        return Err(format!("{s:?}: bad host"));
+    } else {
+        format!("{hostport}:80")
+    };
+    Ok(HealthUrl {
+        url: s.to_string(),
+        authority,
+        host: hostport.to_string(),
+        path: path.to_string(),
+    })
 }
 
 const CHECKPOINT_EXIT_CODES: &str = "\

@@ -8,6 +8,7 @@ fn main() {
         Command::Explain(args) => dockpoint::explain::run(args),
         Command::Doctor(args) => dockpoint::doctor::run(args),
         Command::Checkpoint(args) => dockpoint::checkpoint::run(args),
+        Command::Restore(args) => dockpoint::restore::run(args),
         Command::Checkpoints(args) => dockpoint::checkpoints::run(args),
     };
     std::process::exit(exit.code());

@@ -176,6 +176,20 @@ pub struct ContainerInspect {
     pub config: ContainerConfig,
     #[serde(default, deserialize_with = "null_default")]
     pub mounts: Vec<Mount>,
+    /// Where the container's own files are (overlay2: `UpperDir`,
+    /// `LowerDir`), read while it is stopped.
+    #[serde(default, deserialize_with = "null_default")]
+    pub graph_driver: GraphDriver,
+}
+
+/// `GraphDriver`: the storage driver and its directories.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct GraphDriver {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub data: std::collections::BTreeMap<String, String>,
 }
 
 impl ContainerInspect {
@@ -320,6 +334,10 @@ pub struct ContainerConfig {
     /// `docker run -i`.
     #[serde(default)]
     pub open_stdin: bool,
+    /// Created through the API with `"NetworkDisabled": true`: no network
+    /// namespace is joined at restore.
+    #[serde(default)]
+    pub network_disabled: bool,
 }
 
 /// One of `Mounts`.

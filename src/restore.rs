@@ -1,0 +1,1140 @@
+//! `dockpoint restore CONTAINER [NAME]`: the preflight (the doctor's checks
+//! for this host's docker and CRIU and for this container, and the restore's
+//! own gates: the checkpoint exists, every file CRIU will insist on still has
+//! the size it recorded, the kernel and CRIU it was made with), then the
+//! restore through the Engine API with containerd's GC race handled, the
+//! proof that CRIU restored it (its restore log), the signal, and the wait
+//! for health.
+//!
+//! Observe ([`observe`]: the observer, the container, its checkpoints and the
+//! chosen checkpoint's `files.img`, once), plan ([`gates`]: pure, from those
+//! facts and the flags), apply ([`apply`]: stop if running, start from the
+//! checkpoint, prove, signal, wait).
+
+use crate::checkpoint::{
+    GC_RETRY, RECORDS, Record, Verdict, is_gc_race, named_log, valid_name, verdict,
+};
+use crate::checkpoints::Entry;
+use crate::cli::{Format, HealthUrl, RestoreArgs};
+use crate::criu_image::{RegFile, RestoreStats};
+use crate::docker::api::{Api, ContainerInspect, Started};
+use crate::doctor::checks::Severity;
+use crate::doctor::{self, CheckResult, Selection, Status};
+use crate::exit::Exit;
+use crate::host::{Cmd, Host, SystemRunner, Term};
+use crate::observe::Observer;
+use crate::progress::Progress;
+use crate::ui;
+use serde::Serialize;
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The doctor's checks the restore's preflight runs.
+pub const PREFLIGHT: &[&str] = &[
+    "docker.api",
+    "docker.experimental",
+    "criu.installed",
+    "criu.version",
+    "criu.check",
+    "runc-conf",
+    "container.auto-remove",
+    "container.restart-policy",
+    "container.network",
+];
+
+/// What only warns before a checkpoint (it can still be made) but means the
+/// restore cannot work: refused here.
+pub const REFUSED_AT_RESTORE: &[&str] = &["container.network"];
+
+/// The line CRIU ends a good restore log with.
+pub const RESTORED_LINE: &str = "Restore finished successfully";
+
+/// Paths CRIU never size-checks in a way dockpoint can see from outside.
+const PSEUDO: &[&str] = &["/proc/", "/sys/", "/dev/"];
+
+/// Where containerd keeps a task's work directory (restore.log and
+/// stats-restore), under its root.
+pub fn task_dir(containerd_root: &str, id: &str) -> String {
+    format!(
+        "{}/io.containerd.runtime.v2.task/moby/{id}",
+        containerd_root.trim_end_matches('/')
+    )
+}
+
+/// containerd's sockets, in the order dockpoint asks for (a system
+/// containerd, then the one dockerd starts itself).
+pub const CONTAINERD_SOCKETS: &[&str] = &[
+    "/run/containerd/containerd.sock",
+    "/run/docker/containerd/containerd.sock",
+];
+
+/// The content digest docker's GC-race message names.
+pub fn race_digest(message: &str) -> Option<String> {
+    let at = message.find("content sha256:")?;
+    let hex: String = message[at + 15..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    (hex.len() >= 32).then(|| format!("sha256:{hex}"))
+}
+
+/// The CRIU log docker's restore error names (`log file: PATH: unknown`),
+/// or the `path=` form of a dump error.
+pub fn restore_log_named(message: &str) -> Option<String> {
+    if let Some(at) = message.find("log file: ") {
+        let rest = &message[at + 10..];
+        let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+        let p = rest[..end].trim_end_matches(':');
+        if p.starts_with('/') && p.ends_with(".log") {
+            return Some(p.to_string());
+        }
+    }
+    named_log(message)
+}
+
+/// One file CRIU will insist on, as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileNow {
+    pub name: String,
+    /// The size the checkpoint recorded.
+    pub expect: u64,
+    /// Where it was looked for on this host.
+    pub host_path: Option<String>,
+    pub now: Now,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Now {
+    Size(u64),
+    /// Not in any layer or volume.
+    Absent,
+    /// Could not tell (no overlay directories, a pseudo file system).
+    Unknown(String),
+}
+
+/// The facts the restore's gates read, gathered once.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub container: String,
+    pub inspect: Result<ContainerInspect, String>,
+    /// Newest first.
+    pub checkpoints: Result<Vec<Entry>, String>,
+    /// The checkpoint's directory under docker's data root.
+    pub dir: Option<String>,
+    pub record: Option<Record>,
+    /// What CRIU will check, and what is there now; Err: files.img unread.
+    pub files: Result<Vec<FileNow>, String>,
+    pub kernel: Option<String>,
+    pub criu: Option<String>,
+}
+
+/// The flags the gates read.
+#[derive(Debug, Clone)]
+pub struct Flags {
+    pub name: Option<String>,
+    pub yes: bool,
+    pub interactive: bool,
+}
+
+/// The checkpoint the restore uses: the named one, else the newest.
+pub fn chosen<'a>(facts: &'a Facts, flags: &Flags) -> Option<&'a Entry> {
+    let list = facts.checkpoints.as_ref().ok()?;
+    match &flags.name {
+        Some(n) => list.iter().find(|e| &e.name == n),
+        None => list.first(),
+    }
+}
+
+fn result(
+    id: &'static str,
+    title: &str,
+    status: Status,
+    message: String,
+    fix: Option<String>,
+    details: Vec<String>,
+) -> CheckResult {
+    CheckResult {
+        id,
+        title: title.into(),
+        severity: if status == Status::Warn {
+            Severity::Warning
+        } else {
+            Severity::Error
+        },
+        status,
+        message,
+        fix,
+        container: None,
+        details,
+        millis: 0,
+    }
+}
+
+/// The restore's own gates: pure, from the facts and the flags.
+pub fn gates(facts: &Facts, flags: &Flags) -> Vec<CheckResult> {
+    let c = &facts.container;
+    let mut out = Vec::new();
+    // The checkpoint.
+    let cp = chosen(facts, flags);
+    out.push(match (&facts.checkpoints, cp) {
+        (Err(e), _) => result(
+            "restore.checkpoint",
+            "the checkpoint exists",
+            Status::Error,
+            e.clone(),
+            None,
+            Vec::new(),
+        ),
+        (Ok(list), None) => {
+            let (message, fix) = match &flags.name {
+                Some(n) => (
+                    format!(
+                        "{c} has no checkpoint {n} (it has: {})",
+                        if list.is_empty() {
+                            "none".to_string()
+                        } else {
+                            list.iter()
+                                .map(|e| e.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    ),
+                    format!("name one dockpoint checkpoints {c} lists"),
+                ),
+                None => (
+                    format!("{c} has no checkpoint"),
+                    format!("make one first: dockpoint checkpoint {c}"),
+                ),
+            };
+            result(
+                "restore.checkpoint",
+                "the checkpoint exists",
+                Status::Fail,
+                message,
+                Some(fix),
+                Vec::new(),
+            )
+        }
+        (Ok(_), Some(e)) => result(
+            "restore.checkpoint",
+            "the checkpoint exists",
+            Status::Pass,
+            format!(
+                "checkpoint {}{}{}",
+                e.name,
+                e.created
+                    .as_deref()
+                    .map(|t| format!(" of {t}"))
+                    .unwrap_or_default(),
+                e.size_bytes
+                    .map(|b| format!(", {}", crate::container::human_bytes(b)))
+                    .unwrap_or_default()
+            ),
+            None,
+            Vec::new(),
+        ),
+    });
+    if cp.is_none() {
+        return out;
+    }
+    out.push(files_gate(facts));
+    out.push(made_with_gate(facts));
+    if let Ok(i) = &facts.inspect
+        && i.state.running
+    {
+        let why =
+            "docker start --checkpoint on a running container restores nothing and says nothing";
+        out.push(if flags.yes || flags.interactive {
+            result(
+                "restore.running",
+                "stopped before the restore",
+                Status::Warn,
+                format!("{c} is running: it is stopped first ({why})"),
+                Some("dockpoint stops it first".into()),
+                Vec::new(),
+            )
+        } else {
+            result(
+                "restore.running",
+                "stopped before the restore",
+                Status::Fail,
+                format!(
+                    "{c} is running: a restore must stop it first ({why}), and nobody said yes"
+                ),
+                Some(format!(
+                    "rerun with --yes to stop it first, or docker stop {c}"
+                )),
+                Vec::new(),
+            )
+        });
+    }
+    out
+}
+
+/// Every file CRIU will check has the size it recorded.
+fn files_gate(facts: &Facts) -> CheckResult {
+    const ID: &str = "restore.open-files";
+    const TITLE: &str = "files the checkpoint holds open are unchanged";
+    let files = match &facts.files {
+        Ok(f) => f,
+        Err(e) => {
+            return result(
+                ID,
+                TITLE,
+                Status::Warn,
+                format!("could not read what the checkpoint holds open: {e}"),
+                Some("if the restore fails with `has bad size`, a file it held open was written since: cold start instead".into()),
+                Vec::new(),
+            );
+        }
+    };
+    let changed: Vec<String> = files
+        .iter()
+        .filter_map(|f| match &f.now {
+            Now::Size(s) if *s != f.expect => Some(format!(
+                "{}: {} bytes now, the checkpoint expects {}{}",
+                f.name,
+                s,
+                f.expect,
+                f.host_path
+                    .as_deref()
+                    .map(|p| format!(" ({p})"))
+                    .unwrap_or_default()
+            )),
+            Now::Absent => Some(format!(
+                "{}: gone, the checkpoint expects {} bytes",
+                f.name, f.expect
+            )),
+            _ => None,
+        })
+        .collect();
+    let unknown: Vec<String> = files
+        .iter()
+        .filter_map(|f| match &f.now {
+            Now::Unknown(why) => Some(format!("{}: {why}", f.name)),
+            _ => None,
+        })
+        .collect();
+    if !changed.is_empty() {
+        return result(
+            ID,
+            TITLE,
+            Status::Fail,
+            format!(
+                "{} file(s) the checkpoint holds open changed since: CRIU refuses the restore (`File ... has bad size`)",
+                changed.len()
+            ),
+            Some(format!(
+                "cold start instead (docker start {c}); or take a checkpoint that stops the container (no --leave-running) and restore before anything writes these files again",
+                c = facts.container
+            )),
+            changed,
+        );
+    }
+    if !unknown.is_empty() {
+        return result(
+            ID,
+            TITLE,
+            Status::Warn,
+            format!(
+                "{} file(s) the checkpoint holds open could not be checked",
+                unknown.len()
+            ),
+            Some("if the restore fails with `has bad size`, cold start instead".into()),
+            unknown,
+        );
+    }
+    result(
+        ID,
+        TITLE,
+        Status::Pass,
+        format!(
+            "{} file(s) CRIU will check have the size it recorded",
+            files.len()
+        ),
+        None,
+        Vec::new(),
+    )
+}
+
+/// The kernel and CRIU now against those the checkpoint was made with.
+fn made_with_gate(facts: &Facts) -> CheckResult {
+    const ID: &str = "restore.made-with";
+    const TITLE: &str = "the kernel and CRIU the checkpoint was made with";
+    let Some(r) = &facts.record else {
+        return result(
+            ID,
+            TITLE,
+            Status::Pass,
+            "not recorded (made without dockpoint): kernel and CRIU not compared".into(),
+            None,
+            Vec::new(),
+        );
+    };
+    let mut refuse = Vec::new();
+    let mut warn = Vec::new();
+    if let (Some(then), Some(now)) = (&r.criu, &facts.criu)
+        && then != now
+    {
+        let (t, n) = (
+            crate::criu::Version::parse(then),
+            crate::criu::Version::parse(now),
+        );
+        match (t, n) {
+            (Some(t), Some(n)) if n < t => refuse.push(format!(
+                "CRIU {now} is older than the CRIU {then} that made the checkpoint: it may not read its images"
+            )),
+            _ => warn.push(format!("made with CRIU {then}, now {now}")),
+        }
+    }
+    if let (Some(then), Some(now)) = (&r.kernel, &facts.kernel)
+        && then != now
+    {
+        warn.push(format!(
+            "made on kernel {then}, now {now}: a restore across kernels fails when the CPU features, vDSO or namespaces differ"
+        ));
+    }
+    if !refuse.is_empty() {
+        return result(
+            ID,
+            TITLE,
+            Status::Fail,
+            refuse.join("; "),
+            Some(format!(
+                "install CRIU {} or newer again, or cold start (docker start {})",
+                r.criu.as_deref().unwrap_or("?"),
+                facts.container
+            )),
+            warn,
+        );
+    }
+    if !warn.is_empty() {
+        return result(
+            ID,
+            TITLE,
+            Status::Warn,
+            warn.join("; "),
+            Some(format!(
+                "if the restore fails, cold start (docker start {})",
+                facts.container
+            )),
+            Vec::new(),
+        );
+    }
+    result(
+        ID,
+        TITLE,
+        Status::Pass,
+        format!(
+            "same kernel ({}) and CRIU ({}) as at the checkpoint",
+            r.kernel.as_deref().unwrap_or("?"),
+            r.criu.as_deref().unwrap_or("?")
+        ),
+        None,
+        Vec::new(),
+    )
+}
+
+/// What the restore does at `docker`'s level after the preflight: the
+/// doctor's warnings that refuse here are made failures.
+pub fn harden(mut checks: Vec<CheckResult>) -> Vec<CheckResult> {
+    for c in &mut checks {
+        if REFUSED_AT_RESTORE.contains(&c.id) && c.status == Status::Warn {
+            c.status = Status::Fail;
+            c.severity = Severity::Error;
+        }
+    }
+    checks
+}
+
+/// Where a path of the container is on this host while docker does not run
+/// it: in a volume or bind mount, docker's own files, or the overlay layers
+/// (upper first). Pure.
+pub fn host_candidates(path: &str, i: &ContainerInspect, docker_root: &str) -> Vec<String> {
+    let under = |dest: &str| -> Option<String> {
+        let dest = dest.trim_end_matches('/');
+        if path == dest {
+            Some(String::new())
+        } else {
+            path.strip_prefix(dest)
+                .filter(|r| r.starts_with('/'))
+                .map(str::to_owned)
+        }
+    };
+    if let Some((m, rest)) = i
+        .mounts
+        .iter()
+        .filter_map(|m| under(&m.destination).map(|r| (m, r)))
+        .max_by_key(|(m, _)| m.destination.trim_end_matches('/').len())
+    {
+        return vec![format!("{}{rest}", m.source.trim_end_matches('/'))];
+    }
+    let own = match path {
+        "/etc/hosts" => Some("hosts"),
+        "/etc/hostname" => Some("hostname"),
+        "/etc/resolv.conf" => Some("resolv.conf"),
+        _ => None,
+    };
+    if let Some(f) = own {
+        return vec![format!(
+            "{}/containers/{}/{f}",
+            docker_root.trim_end_matches('/'),
+            i.id
+        )];
+    }
+    let data = &i.graph_driver.data;
+    let mut out = Vec::new();
+    if let Some(up) = data.get("UpperDir") {
+        out.push(format!("{}{path}", up.trim_end_matches('/')));
+    }
+    if let Some(lower) = data.get("LowerDir") {
+        for l in lower.split(':').filter(|l| !l.is_empty()) {
+            out.push(format!("{}{path}", l.trim_end_matches('/')));
+        }
+    }
+    out
+}
+
+/// Observe: the container, its checkpoints, the chosen one's files.
+pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
+    let o = obs.container(container);
+    let inspect = o.inspect.clone();
+    let checkpoints = crate::checkpoints::list(obs, container).map(|(_, l)| l);
+    let mut facts = Facts {
+        container: container.to_string(),
+        inspect,
+        checkpoints,
+        dir: None,
+        record: None,
+        files: Err("no checkpoint".into()),
+        kernel: obs.kernel.as_ref().map(|k| k.release.clone()),
+        criu: obs.criu().and_then(|c| c.version).map(|v| v.to_string()),
+    };
+    let (Ok(i), Some(name)) = (
+        &facts.inspect,
+        chosen(&facts, flags).map(|e| e.name.clone()),
+    ) else {
+        return facts;
+    };
+    let root = obs.docker_root();
+    let dir = format!(
+        "{}/containers/{}/checkpoints/{name}",
+        root.trim_end_matches('/'),
+        i.id
+    );
+    facts.record = obs
+        .host
+        .fs
+        .read(&format!("{RECORDS}/{}/{name}.json", i.id), 1 << 20)
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    facts.files = obs
+        .host
+        .fs
+        .read(&format!("{dir}/files.img"), 256 << 20)
+        .map_err(|e| format!("{dir}/files.img: {e:#}"))
+        .and_then(|b| b.ok_or_else(|| format!("{dir}/files.img is missing")))
+        .and_then(|b| {
+            crate::criu_image::reg_files(&b).map_err(|e| format!("{dir}/files.img: {e:#}"))
+        })
+        .map(|files| files_now(&obs.host, &files, i, &root));
+    facts.dir = Some(dir);
+    facts
+}
+
+/// The size now of every file CRIU recorded a size for.
+fn files_now(host: &Host, files: &[RegFile], i: &ContainerInspect, root: &str) -> Vec<FileNow> {
+    let overlay = i.graph_driver.data.contains_key("UpperDir");
+    let mut seen = std::collections::BTreeSet::new();
+    files
+        .iter()
+        .filter(|f| f.is_regular() && !f.name.ends_with(" (deleted)"))
+        .filter_map(|f| f.size.map(|s| (f, s)))
+        .filter(|(f, _)| seen.insert(f.name.clone()))
+        .map(|(f, expect)| {
+            let mut out = FileNow {
+                name: f.name.clone(),
+                expect,
+                host_path: None,
+                now: Now::Absent,
+            };
+            if PSEUDO.iter().any(|p| f.name.starts_with(p)) {
+                out.now = Now::Unknown("a pseudo file system".into());
+                return out;
+            }
+            let cands = host_candidates(&f.name, i, root);
+            let in_mount = i.mounts.iter().any(|m| {
+                let d = m.destination.trim_end_matches('/');
+                f.name == d || f.name.starts_with(&format!("{d}/"))
+            });
+            for c in &cands {
+                if let Some(st) = host.fs.stat(c) {
+                    out.host_path = Some(c.clone());
+                    // An overlay whiteout: deleted in the container.
+                    let whiteout = st.st_mode & libc_ifmt() == 0o020000 && st.st_rdev == 0;
+                    out.now = if whiteout {
+                        Now::Absent
+                    } else {
+                        Now::Size(st.st_size as u64)
+                    };
+                    return out;
+                }
+            }
+            if cands.is_empty() || (!overlay && !in_mount) {
+                out.now = Now::Unknown(format!(
+                    "not found where docker keeps the container's files (storage driver {})",
+                    if i.graph_driver.name.is_empty() {
+                        "unknown"
+                    } else {
+                        &i.graph_driver.name
+                    }
+                ));
+            }
+            out
+        })
+        .collect()
+}
+
+const fn libc_ifmt() -> u32 {
+    0o170000
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub format_version: u32,
+    pub container: String,
+    pub checkpoint: Option<String>,
+    /// restored / refused / failed.
+    pub status: &'static str,
+    pub duration_ms: u64,
+    pub preflight: Vec<CheckResult>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// none / retried / purged.
+    pub gc_race: &'static str,
+    pub stopped_first: bool,
+    pub signal_sent: Option<String>,
+    /// How the restore was proven (CRIU's restore log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub criu_stats: Option<RestoreStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthy_after_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub criu_log: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnoses: Vec<crate::explain::Diagnosis>,
+    pub message: String,
+}
+
+/// `dockpoint restore`.
+pub fn run(args: &RestoreArgs) -> Exit {
+    if let Some(n) = &args.name
+        && let Err(e) = valid_name(n)
+    {
+        ui::error(&e);
+        return Exit::Usage;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        ui::error(
+            "dockpoint restore reads docker's checkpoint files and talks to docker: run it as root (sudo dockpoint restore ...)",
+        );
+        return Exit::Usage;
+    }
+    let json = args.format == Format::Json;
+    let term = Term::detect();
+    let host = match Host::new(None, Box::new(SystemRunner), term) {
+        Ok(h) => h,
+        Err(e) => {
+            ui::error(&format!("{e:#}"));
+            return Exit::Failed;
+        }
+    };
+    let started = Instant::now();
+    let obs = Arc::new(Observer::new(host, Duration::from_secs(30)));
+    let flags = Flags {
+        name: args.name.clone(),
+        yes: args.yes,
+        interactive: term.interactive,
+    };
+    let progress = Progress::start(
+        &obs.host.term,
+        &format!("restore {}: preflight", args.container),
+    );
+    let sel = Selection {
+        only: PREFLIGHT.iter().map(|s| s.to_string()).collect(),
+        skip: Vec::new(),
+        containers: vec![args.container.clone()],
+    };
+    let pre = doctor::run_checks(obs.clone(), &sel, false);
+    let facts = observe(&obs, &args.container, &flags);
+    progress.finish("done");
+    let mut checks = harden(pre.checks);
+    checks.extend(gates(&facts, &flags));
+    let name = chosen(&facts, &flags).map(|e| e.name.clone());
+    let mut report = Report {
+        format_version: 1,
+        container: args.container.clone(),
+        checkpoint: name.clone().or(args.name.clone()),
+        status: "refused",
+        duration_ms: 0,
+        preflight: checks.clone(),
+        warnings: Vec::new(),
+        gc_race: "none",
+        stopped_first: false,
+        signal_sent: None,
+        proof: None,
+        criu_stats: None,
+        healthy_after_ms: None,
+        error: None,
+        criu_log: None,
+        diagnoses: Vec::new(),
+        message: String::new(),
+    };
+    match verdict(&checks) {
+        Verdict::Refuse(why) => {
+            report.message = format!(
+                "refused before docker was called, nothing was done:\n  {}",
+                why.join("\n  ")
+            );
+            return finish(json, report, started);
+        }
+        Verdict::Warn(w) => {
+            report.warnings = w;
+            if !json {
+                for w in &report.warnings {
+                    ui::eline(&format!("warning: {w}"));
+                }
+            }
+            if term.interactive
+                && !args.yes
+                && !ui::ask_yes_no("Restore anyway (see the warnings)?", false)
+            {
+                report.message = "cancelled by the operator; nothing was done".into();
+                return finish(json, report, started);
+            }
+        }
+        Verdict::Go => {}
+    }
+    let (Some(name), Ok(inspect)) = (name, &facts.inspect) else {
+        unreachable!("the gates refuse without a checkpoint or a container")
+    };
+    let api = match obs.api() {
+        Ok(a) => a.with_timeout(Duration::from_secs(args.timeout)),
+        Err(e) => {
+            report.status = "failed";
+            report.message = e.clone();
+            return finish(json, report, started);
+        }
+    };
+    let signal = (!args.no_signal).then(|| args.signal.as_str().to_string());
+    apply(
+        &obs,
+        &api,
+        inspect,
+        &name,
+        signal.as_deref(),
+        args.wait_healthy.as_ref(),
+        Duration::from_secs(args.timeout),
+        &mut report,
+    );
+    finish(json, report, started)
+}
+
+/// Apply: stop if running, restore (the GC race retried, then purged),
+/// prove, signal, wait for health. On failure the container is left
+/// stopped.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    obs: &Observer,
+    api: &Api,
+    inspect: &ContainerInspect,
+    name: &str,
+    signal: Option<&str>,
+    health: Option<&HealthUrl>,
+    bound: Duration,
+    report: &mut Report,
+) {
+    let c = report.container.clone();
+    let progress = Progress::start(&obs.host.term, &format!("restore {c} from {name}"));
+    report.status = "failed";
+    if inspect.state.running {
+        progress.phase("stopping the running container first");
+        match api.stop(&c, 10) {
+            Ok(_) => report.stopped_first = true,
+            Err(e) => {
+                progress.finish("failed");
+                report.message = format!("could not stop {c} before the restore: {e}");
+                report.error = Some(e.to_string());
+                return;
+            }
+        }
+    }
+    let containerd_root = crate::container::containerd_root_guess(&obs.host, &obs.docker_root());
+    let task = task_dir(&containerd_root, &inspect.id);
+    let log_path = format!("{task}/restore.log");
+    let mut attempt = 0usize;
+    let outcome = loop {
+        progress.phase("restoring (CRIU)");
+        let (r, log) = watching_log(&obs.host, &log_path, || api.start(&c, Some(name)));
+        match r {
+            Err(e) if is_gc_race(e.message().unwrap_or_default()) => {
+                let msg = e.message().unwrap_or_default().to_string();
+                if let Some(w) = GC_RETRY.get(attempt) {
+                    progress.phase(&format!(
+                        "containerd's GC race (content already exists): retrying in {}s",
+                        w.as_secs()
+                    ));
+                    report.gc_race = "retried";
+                    std::thread::sleep(*w);
+                    attempt += 1;
+                    continue;
+                }
+                if report.gc_race != "purged"
+                    && let Some(d) = race_digest(&msg)
+                {
+                    progress.phase(&format!(
+                        "containerd's GC race persists: removing {d} from its content store"
+                    ));
+                    match purge(&obs.host, &d) {
+                        Ok(()) => {
+                            report.gc_race = "purged";
+                            continue;
+                        }
+                        Err(why) => report.warnings.push(why),
+                    }
+                }
+                break Err((e, log));
+            }
+            Err(e) => break Err((e, log)),
+            Ok(s) => break Ok((s, log)),
+        }
+    };
+    match outcome {
+        Ok((Started::AlreadyRunning, _)) => {
+            progress.finish("failed");
+            report.message = format!(
+                "docker says {c} is already running: nothing was restored (stop it, then restore again)"
+            );
+        }
+        Ok((Started::Started, log)) => {
+            let restored = log.as_deref().is_some_and(|l| l.contains(RESTORED_LINE));
+            report.criu_stats = obs
+                .host
+                .fs
+                .read(&format!("{task}/stats-restore"), 1 << 20)
+                .ok()
+                .flatten()
+                .and_then(|b| crate::criu_image::restore_stats(&b).ok().flatten());
+            if let Some(l) = &log {
+                report.criu_log = keep(&obs.host, l, &c, name, "restore.log").ok();
+            }
+            let running = api.inspect(&c).map(|i| i.state.running).unwrap_or(false);
+            if !running {
+                progress.finish("failed");
+                report.message = format!(
+                    "docker restored {c}, but it is not running now (it exited right after the restore): see docker logs {c}; cold start instead: docker start {c}"
+                );
+                return;
+            }
+            report.proof = Some(if restored {
+                format!("CRIU's restore log says \"{RESTORED_LINE}\" ({log_path})")
+            } else {
+                report.warnings.push(format!(
+                    "could not prove the restore from CRIU's restore log ({log_path} was not seen)"
+                ));
+                "docker started it from the checkpoint (CRIU's log not seen)".into()
+            });
+            report.status = "restored";
+            if let Some(sig) = signal {
+                progress.phase(&format!("sending {sig}"));
+                match api.kill(&c, sig) {
+                    Ok(()) => report.signal_sent = Some(sig.to_string()),
+                    Err(e) => {
+                        report.status = "failed";
+                        report.error = Some(e.to_string());
+                        report.message = format!(
+                            "{c} was restored from {name}, but {sig} could not be sent: {e}"
+                        );
+                        progress.finish("failed");
+                        return;
+                    }
+                }
+            }
+            if let Some(h) = health {
+                progress.phase(&format!("waiting for {}", h.url));
+                let t0 = Instant::now();
+                match wait_healthy(h, bound, &progress) {
+                    Ok(()) => report.healthy_after_ms = Some(t0.elapsed().as_millis() as u64),
+                    Err(why) => {
+                        report.status = "failed";
+                        report.message = format!(
+                            "{c} was restored from {name}{}, but {why}",
+                            signal.map(|s| format!(" and sent {s}")).unwrap_or_default()
+                        );
+                        progress.finish("unhealthy");
+                        return;
+                    }
+                }
+            }
+            progress.finish("restored");
+            report.message = format!(
+                "restored {c} from {name}{}{}{}",
+                match report.gc_race {
+                    "retried" => ", after retrying containerd's GC race",
+                    "purged" => ", after removing the blob containerd's GC race left",
+                    _ => "",
+                },
+                signal.map(|s| format!("; sent {s}")).unwrap_or_default(),
+                report
+                    .healthy_after_ms
+                    .map(|ms| format!("; healthy after {ms} ms"))
+                    .unwrap_or_default()
+            );
+        }
+        Err((e, log)) => {
+            progress.finish("failed");
+            let msg = e
+                .message()
+                .map(str::to_owned)
+                .unwrap_or_else(|| e.to_string());
+            let mut logs = Vec::new();
+            if let Some(l) = &log {
+                match keep(&obs.host, l, &c, name, "restore.log") {
+                    Ok(kept) => {
+                        report.criu_log = Some(kept.clone());
+                        logs.push(kept);
+                    }
+                    Err(why) => report.warnings.push(why),
+                }
+            } else if let Some(p) = restore_log_named(&msg) {
+                report.warnings.push(format!(
+                    "CRIU's restore log {p} was removed with the task before it could be read"
+                ));
+            }
+            report.diagnoses = crate::explain::explain_text(&obs.host, &msg, &logs).diagnoses;
+            // Never half-restored: whatever docker left running is stopped.
+            let left_running = api.inspect(&c).is_ok_and(|i| i.state.running);
+            if left_running && let Err(e2) = api.stop(&c, 10) {
+                report.warnings.push(format!(
+                    "{c} is running after the failed restore and could not be stopped: {e2}"
+                ));
+            }
+            report.message = format!(
+                "docker could not restore {c} from {name}: {msg}\n{c} is left stopped. To cold start it instead (the state since the checkpoint is lost): docker start {c}"
+            );
+            report.error = Some(msg);
+        }
+    }
+}
+
+/// Remove a blob containerd's GC race left (`ctr -n moby content rm`).
+fn purge(host: &Host, digest: &str) -> Result<(), String> {
+    let Some(sock) = CONTAINERD_SOCKETS.iter().find(|s| host.fs.exists(s)) else {
+        return Err("containerd's socket was not found: the blob could not be removed".into());
+    };
+    let cmd = Cmd::new(
+        "ctr",
+        &[
+            "--address",
+            sock,
+            "--namespace",
+            "moby",
+            "content",
+            "rm",
+            digest,
+        ],
+    );
+    match host.run(&cmd) {
+        Ok(o) if o.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "ctr content rm {digest} failed: {}",
+            o.stderr.trim()
+        )),
+        Err(e) => Err(format!("ctr content rm {digest}: {e:#}")),
+    }
+}
+
+/// Keep a copy of a CRIU log under /var/log/dockpoint.
+fn keep(host: &Host, text: &str, c: &str, name: &str, base: &str) -> Result<String, String> {
+    let safe: String = c
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let dest = format!("/var/log/dockpoint/{safe}-{name}-{base}");
+    crate::fsio::write_file(host, &dest, None, text.as_bytes(), &|_, _| Ok(()))
+        .map(|_| dest)
+        .map_err(|e| format!("the CRIU log could not be kept: {e:#}"))
+}
+
+/// Run `call` while holding CRIU's restore log open from the moment it
+/// appears, so that its text survives containerd removing it when the
+/// restore fails. The log's text, if it was seen.
+fn watching_log<T>(host: &Host, path: &str, call: impl FnOnce() -> T) -> (T, Option<String>) {
+    // A log from an earlier task is not this restore's.
+    let before = host.fs.stat(path).map(|st| (st.st_ino, st.st_mtime));
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut file = None;
+            loop {
+                let done = stop.load(Ordering::Acquire);
+                if file.is_none()
+                    && let Some(st) = host.fs.stat(path)
+                    && Some((st.st_ino, st.st_mtime)) != before
+                {
+                    file = host.fs.open_file(path).ok().flatten();
+                }
+                if done {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let mut f = file?;
+            let mut bytes = Vec::new();
+            (&mut f).take(64 << 20).read_to_end(&mut bytes).ok()?;
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        });
+        let r = call();
+        stop.store(true, Ordering::Release);
+        (r, watcher.join().ok().flatten())
+    })
+}
+
+/// Poll an http:// URL until it answers 2xx, up to `bound`.
+pub fn wait_healthy(h: &HealthUrl, bound: Duration, progress: &Progress) -> Result<(), String> {
+    let t0 = Instant::now();
+    let mut last = String::from("no answer yet");
+    loop {
+        let left = bound.saturating_sub(t0.elapsed());
+        if left.is_zero() {
+            return Err(format!(
+                "{} did not answer 2xx within {} s (last: {last})",
+                h.url,
+                bound.as_secs()
+            ));
+        }
+        match probe(h, left.min(Duration::from_secs(5))) {
+            Ok(code) if (200..300).contains(&code) => return Ok(()),
+            Ok(code) => last = format!("HTTP {code}"),
+            Err(e) => last = e,
+        }
+        progress.phase(&format!(
+            "waiting for {} ({last}; {} s left)",
+            h.url,
+            left.as_secs()
+        ));
+        std::thread::sleep(Duration::from_millis(200).min(left));
+    }
+}
+
+/// One GET; the status code.
+fn probe(h: &HealthUrl, timeout: Duration) -> Result<u16, String> {
+    use std::io::Write;
+    use std::net::ToSocketAddrs;
+    let addr = h
+        .authority
+        .to_socket_addrs()
+        .map_err(|e| format!("{}: {e}", h.authority))?
+        .next()
+        .ok_or_else(|| format!("{}: no address", h.authority))?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: dockpoint\r\n\r\n",
+        h.path, h.host
+    )
+    .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut r = httparse::Response::new(&mut headers);
+        match r.parse(&buf) {
+            Ok(httparse::Status::Complete(_)) | Ok(httparse::Status::Partial)
+                if r.code.is_some() =>
+            {
+                return Ok(r.code.unwrap_or_default());
+            }
+            Ok(_) if buf.len() < 16 << 10 => continue,
+            Ok(_) => return Err("an answer without a status line".into()),
+            Err(e) => return Err(format!("not HTTP: {e}")),
+        }
+    }
+    Err("the connection closed without an answer".into())
+}
+
+fn finish(json: bool, mut report: Report, started: Instant) -> Exit {
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    let exit = if report.status == "restored" {
+        Exit::Ok
+    } else {
+        Exit::Failed
+    };
+    if json {
+        ui::print_json(&report)
+    } else {
+        print_human(&report);
+    }
+    ui::finish(exit)
+}
+
+fn print_human(r: &Report) {
+    for c in &r.preflight {
+        if matches!(c.status, Status::Fail | Status::Error | Status::Warn) {
+            ui::println(&format!(
+                "{} {:<27} {}",
+                doctor::symbol(c.status),
+                c.id,
+                c.message
+            ));
+            if let Some(f) = &c.fix {
+                ui::println(&format!("    fix: {f}"));
+            }
+            for d in &c.details {
+                ui::println(&format!("    {d}"));
+            }
+        }
+    }
+    let sym = if r.status == "restored" { "✓" } else { "✗" };
+    ui::println(&format!("{sym} {}", r.message));
+    if let Some(p) = &r.proof {
+        ui::println(&format!("    proof: {p}"));
+    }
+    if let Some(s) = &r.criu_stats {
+        ui::println(&format!(
+            "    CRIU: restore {} ms (forking {} ms), {} pages restored",
+            s.restore_time_us / 1000,
+            s.forking_time_us / 1000,
+            s.pages_restored
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "?".into())
+        ));
+    }
+    if let Some(l) = &r.criu_log {
+        ui::println(&format!("    CRIU log kept: {l}"));
+    }
+    for d in &r.diagnoses {
+        ui::println(&format!("    {}: {}", d.id, d.title));
+        ui::println(&format!("      cause: {}", d.cause));
+        for f in &d.fix {
+            ui::println(&format!("      fix: {f}"));
+        }
+    }
+    ui::println(&format!("    ({} ms)", r.duration_ms));
+}
