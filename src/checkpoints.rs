@@ -17,6 +17,7 @@ pub struct Entry {
     /// When it was written (its directory's mtime), RFC 3339.
     pub created: Option<String>,
     #[serde(skip)]
+    /// The same in nanoseconds: two checkpoints within a second still sort.
     pub mtime: i64,
     pub size_bytes: Option<u64>,
 }
@@ -62,10 +63,17 @@ pub fn list(obs: &Observer, container: &str) -> Result<(String, Vec<Entry>), Str
                 root.trim_end_matches('/'),
                 inspect.id
             );
-            let mtime = obs.host.fs.stat(&dir).map(|st| st.st_mtime);
+            let mtime = obs
+                .host
+                .fs
+                .stat(&dir)
+                .map(|st| st.st_mtime * 1_000_000_000 + st.st_mtime_nsec);
             Entry {
-                created: mtime
-                    .and_then(|t| jiff::Timestamp::from_second(t).ok().map(|t| t.to_string())),
+                created: mtime.and_then(|t| {
+                    jiff::Timestamp::from_second(t.div_euclid(1_000_000_000))
+                        .ok()
+                        .map(|t| t.to_string())
+                }),
                 mtime: mtime.unwrap_or(0),
                 size_bytes: crate::container::dir_bytes(&obs.host, &dir),
                 name,

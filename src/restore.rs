@@ -1138,3 +1138,334 @@ fn print_human(r: &Report) {
     }
     ui::println(&format!("    ({} ms)", r.duration_ms));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inspect(running: bool) -> ContainerInspect {
+        serde_json::from_value(serde_json::json!({
+            "Id": "abc123",
+            "Name": "/bela",
+            "State": {"Status": if running {"running"} else {"exited"}, "Running": running, "Pid": if running {42} else {0},
+                      "StartedAt": "2026-11-26T10:00:00Z", "FinishedAt": "0001-01-01T00:00:00Z"},
+            "HostConfig": {"AutoRemove": false, "RestartPolicy": {"Name": "no"}, "NetworkMode": "host"},
+            "Config": {"Tty": false, "OpenStdin": false},
+            "Mounts": [
+                {"Type": "volume", "Source": "/var/lib/docker/volumes/data/_data", "Destination": "/data", "RW": true},
+                {"Type": "bind", "Source": "/srv/bela/journal", "Destination": "/data/journal/", "RW": true}
+            ],
+            "GraphDriver": {"Name": "overlay2", "Data": {
+                "UpperDir": "/var/lib/docker/overlay2/u/diff",
+                "LowerDir": "/var/lib/docker/overlay2/l1/diff:/var/lib/docker/overlay2/l2/diff"}}
+        }))
+        .unwrap()
+    }
+
+    fn entry(name: &str, mtime: i64) -> Entry {
+        Entry {
+            name: name.into(),
+            created: None,
+            mtime,
+            size_bytes: Some(4096),
+        }
+    }
+
+    fn facts(files: Vec<FileNow>, running: bool) -> Facts {
+        Facts {
+            container: "bela".into(),
+            inspect: Ok(inspect(running)),
+            checkpoints: Ok(vec![entry("cp2", 20), entry("cp1", 10)]),
+            dir: None,
+            record: None,
+            files: Ok(files),
+            kernel: Some("6.18.0".into()),
+            criu: Some("4.2.1".into()),
+        }
+    }
+
+    fn flags(name: Option<&str>, yes: bool) -> Flags {
+        Flags {
+            name: name.map(str::to_owned),
+            yes,
+            interactive: false,
+        }
+    }
+
+    fn status_of(checks: &[CheckResult], id: &str) -> Option<Status> {
+        checks.iter().find(|c| c.id == id).map(|c| c.status)
+    }
+
+    fn file(name: &str, expect: u64, now: Now) -> FileNow {
+        FileNow {
+            name: name.into(),
+            expect,
+            host_path: Some(format!("/srv{name}")),
+            now,
+        }
+    }
+
+    #[test]
+    fn the_newest_checkpoint_is_the_default_and_a_missing_one_is_refused_with_the_list() {
+        let f = facts(Vec::new(), false);
+        assert_eq!(chosen(&f, &flags(None, false)).unwrap().name, "cp2");
+        assert_eq!(chosen(&f, &flags(Some("cp1"), false)).unwrap().name, "cp1");
+        let g = gates(&f, &flags(Some("cp9"), false));
+        let c = g.iter().find(|c| c.id == "restore.checkpoint").unwrap();
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.message
+                .contains("has no checkpoint cp9 (it has: cp2, cp1)"),
+            "{}",
+            c.message
+        );
+        let none = Facts {
+            checkpoints: Ok(Vec::new()),
+            ..facts(Vec::new(), false)
+        };
+        let g = gates(&none, &flags(None, false));
+        assert_eq!(g.len(), 1, "nothing else is judged without a checkpoint");
+        assert_eq!(
+            g[0].fix.as_deref(),
+            Some("make one first: dockpoint checkpoint bela")
+        );
+    }
+
+    #[test]
+    fn a_file_grown_since_the_checkpoint_refuses_naming_it_and_an_unknown_only_warns() {
+        let grown = facts(
+            vec![
+                file("/bin/busybox", 100, Now::Size(100)),
+                file("/data/journal", 1000, Now::Size(1500)),
+                file("/data/gone", 7, Now::Absent),
+            ],
+            false,
+        );
+        let g = gates(&grown, &flags(None, false));
+        let c = g.iter().find(|c| c.id == "restore.open-files").unwrap();
+        assert_eq!(c.status, Status::Fail);
+        assert_eq!(
+            c.details,
+            vec![
+                "/data/journal: 1500 bytes now, the checkpoint expects 1000 (/srv/data/journal)",
+                "/data/gone: gone, the checkpoint expects 7 bytes",
+            ]
+        );
+        let same = facts(vec![file("/data/journal", 1000, Now::Size(1000))], false);
+        assert_eq!(
+            status_of(&gates(&same, &flags(None, false)), "restore.open-files"),
+            Some(Status::Pass)
+        );
+        let unknown = facts(
+            vec![file("/data/x", 1, Now::Unknown("no overlay".into()))],
+            false,
+        );
+        assert_eq!(
+            status_of(&gates(&unknown, &flags(None, false)), "restore.open-files"),
+            Some(Status::Warn)
+        );
+        let unread = Facts {
+            files: Err("files.img is missing".into()),
+            ..facts(Vec::new(), false)
+        };
+        assert_eq!(
+            status_of(&gates(&unread, &flags(None, false)), "restore.open-files"),
+            Some(Status::Warn)
+        );
+    }
+
+    #[test]
+    fn a_running_container_is_stopped_only_when_someone_said_yes() {
+        let f = facts(Vec::new(), true);
+        assert_eq!(
+            status_of(&gates(&f, &flags(None, false)), "restore.running"),
+            Some(Status::Fail)
+        );
+        assert_eq!(
+            status_of(&gates(&f, &flags(None, true)), "restore.running"),
+            Some(Status::Warn)
+        );
+        let asked = Flags {
+            interactive: true,
+            ..flags(None, false)
+        };
+        assert_eq!(
+            status_of(&gates(&f, &asked), "restore.running"),
+            Some(Status::Warn)
+        );
+        assert_eq!(
+            status_of(
+                &gates(&facts(Vec::new(), false), &flags(None, false)),
+                "restore.running"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn an_older_criu_refuses_a_newer_one_or_another_kernel_warns() {
+        let record = |kernel: &str, criu: &str| Record {
+            format_version: 1,
+            container_id: "abc123".into(),
+            container: "bela".into(),
+            checkpoint: "cp2".into(),
+            created: "2026-11-26T10:00:00Z".into(),
+            kernel: Some(kernel.into()),
+            criu: Some(criu.into()),
+            docker: Some("26.1.5".into()),
+            leave_running: false,
+            open_files: Vec::new(),
+            size_bytes: None,
+        };
+        let with = |r: Record| Facts {
+            record: Some(r),
+            ..facts(Vec::new(), false)
+        };
+        let g = |f: &Facts| status_of(&gates(f, &flags(None, false)), "restore.made-with");
+        assert_eq!(g(&with(record("6.18.0", "4.2.1"))), Some(Status::Pass));
+        assert_eq!(g(&with(record("6.18.0", "4.2.2"))), Some(Status::Fail));
+        assert_eq!(g(&with(record("6.18.0", "4.1.1"))), Some(Status::Warn));
+        assert_eq!(g(&with(record("6.12.0", "4.2.1"))), Some(Status::Warn));
+        assert_eq!(g(&facts(Vec::new(), false)), Some(Status::Pass));
+    }
+
+    #[test]
+    fn the_network_warning_of_the_doctor_refuses_a_restore() {
+        let w = CheckResult {
+            id: "container.network",
+            title: String::new(),
+            severity: Severity::Warning,
+            status: Status::Warn,
+            message: "network mode `bridge` on Docker 28.5.2".into(),
+            fix: None,
+            container: None,
+            details: Vec::new(),
+            millis: 0,
+        };
+        let other = CheckResult {
+            id: "container.restart-policy",
+            ..w.clone()
+        };
+        let h = harden(vec![w, other]);
+        assert_eq!((h[0].status, h[1].status), (Status::Fail, Status::Warn));
+        assert!(matches!(verdict(&h), Verdict::Refuse(_)));
+    }
+
+    #[test]
+    fn container_paths_map_to_mounts_docker_files_and_overlay_layers() {
+        let i = inspect(false);
+        let root = "/var/lib/docker";
+        assert_eq!(
+            host_candidates("/data/journal/2026.bin", &i, root),
+            vec!["/srv/bela/journal/2026.bin"],
+            "the longest mount wins"
+        );
+        assert_eq!(
+            host_candidates("/data/n", &i, root),
+            vec!["/var/lib/docker/volumes/data/_data/n"]
+        );
+        assert_eq!(
+            host_candidates("/database", &i, root),
+            vec![
+                "/var/lib/docker/overlay2/u/diff/database",
+                "/var/lib/docker/overlay2/l1/diff/database",
+                "/var/lib/docker/overlay2/l2/diff/database",
+            ],
+            "/data is not a prefix of /database"
+        );
+        assert_eq!(
+            host_candidates("/etc/hosts", &i, root),
+            vec!["/var/lib/docker/containers/abc123/hosts"]
+        );
+    }
+
+    #[test]
+    fn dockers_messages_name_the_race_digest_and_the_restore_log() {
+        let race = "failed to upload checkpoint to containerd: commit failed: content sha256:5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592: already exists";
+        assert_eq!(
+            race_digest(race).as_deref(),
+            Some("sha256:5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592")
+        );
+        assert_eq!(race_digest("content sha256:zz: already exists"), None);
+        let failed = "OCI runtime restore failed: criu failed: type NOTIFY errno 0\nlog file: /run/containerd/io.containerd.runtime.v2.task/moby/ece0/work/restore.log: unknown";
+        assert_eq!(
+            restore_log_named(failed).as_deref(),
+            Some("/run/containerd/io.containerd.runtime.v2.task/moby/ece0/work/restore.log")
+        );
+        assert_eq!(restore_log_named("no such container"), None);
+    }
+
+    #[test]
+    fn signals_and_health_urls_are_read_as_operators_write_them() {
+        use crate::cli::{parse_health_url, parse_signal};
+        use nix::sys::signal::Signal;
+        for s in ["SIGHUP", "HUP", "hup", "1"] {
+            assert_eq!(parse_signal(s), Ok(Signal::SIGHUP), "{s}");
+        }
+        assert_eq!(parse_signal("usr1"), Ok(Signal::SIGUSR1));
+        assert!(
+            parse_signal("SIGNOPE")
+                .unwrap_err()
+                .contains("not a signal")
+        );
+        assert!(parse_signal("99").is_err());
+        let h = parse_health_url("http://127.0.0.1:8080/healthz").unwrap();
+        assert_eq!(
+            (h.authority.as_str(), h.path.as_str()),
+            ("127.0.0.1:8080", "/healthz")
+        );
+        let h = parse_health_url("http://localhost").unwrap();
+        assert_eq!(
+            (h.authority.as_str(), h.path.as_str()),
+            ("localhost:80", "/")
+        );
+        assert!(
+            parse_health_url("https://x/")
+                .unwrap_err()
+                .contains("only http://")
+        );
+        assert!(parse_health_url("http:///x").is_err());
+    }
+
+    /// A real HTTP server on loopback: 503 twice, then 200.
+    #[test]
+    fn the_health_wait_polls_until_2xx_and_gives_up_at_its_bound() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            for code in [
+                "503 Service Unavailable",
+                "503 Service Unavailable",
+                "200 OK",
+            ] {
+                let (mut s, _) = l.accept().unwrap();
+                // The whole request, so that closing sends no reset.
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                use std::io::Write;
+                s.write_all(format!("HTTP/1.1 {code}\r\nContent-Length: 0\r\n\r\n").as_bytes())
+                    .unwrap();
+            }
+        });
+        let h = parse_url(&format!("http://127.0.0.1:{port}/health"));
+        let p = Progress::start(&Term::plain(), "test");
+        wait_healthy(&h, Duration::from_secs(30), &p).unwrap();
+        server.join().unwrap();
+        // Nobody listens now: the bound ends the wait, naming the URL.
+        let e = wait_healthy(&h, Duration::from_millis(300), &p).unwrap_err();
+        assert!(
+            e.contains(&h.url) && e.contains("did not answer 2xx"),
+            "{e}"
+        );
+    }
+
+    fn parse_url(s: &str) -> HealthUrl {
+        crate::cli::parse_health_url(s).unwrap()
+    }
+}

@@ -481,6 +481,85 @@ case_d13_checkpoint() {
     expect_eq "$(jget "$j-prune.json" pruned)" "$(printf 'j1-human\nj1')" "pruned"
     expect_eq "$(hx docker checkpoint ls jr1 | tail -n +2 | tr -d ' ')" j2 "jr1's checkpoints after prune"
     hx dockpoint checkpoints jr1 > "$CAPTURE/d13-checkpoints.txt" 2>&1 || true
+    # jr1 kept appending to /journal since j2: the restore refuses before
+    # docker is called (jr1 is not even stopped), naming the file.
+    local started_at; started_at=$(hx docker inspect -f '{{.State.StartedAt}}' jr1)
+    rc=$(cp_json "$j-jr-restore.json" restore jr1 j2 --yes)
+    expect_eq "$rc" 1 "restore after --leave-running and a grown journal"
+    expect_eq "$(jget "$j-jr-restore.json" status)" refused "its status"
+    expect_in "$(jget "$j-jr-restore.json" message)" "/journal" "the refusal"
+    expect_in "$(jget "$j-jr-restore.json" message)" "restore.open-files" "the refusal"
+    expect_eq "$(hx docker inspect -f '{{.State.Running}} {{.State.StartedAt}}' jr1)" "true $started_at" "jr1 untouched"
+    hx dockpoint restore jr1 j2 --yes > "$CAPTURE/d13-restore-refused.txt" 2>&1 || true
+    restore_cycles
+}
+
+# The counter container: its count lives in memory (a fresh start resets it
+# to 0; a restore continues), it writes it to a volume, records each SIGHUP
+# with the count then, and holds a TCP listener with one established
+# connection (busybox nc to itself; tcp-established is needed to dump it).
+counter_container() {
+    hx docker run -d --name "$1" -v "/srv/$1:/data" e2e/busybox sh -c \
+        'sleep 100000 | nc -l -p 8081 > /data/recv & sleep 0.3; (while :; do echo tick; sleep 1; done | nc 127.0.0.1 8081) & trap "echo \$n >> /data/hups" HUP; n=0; while :; do n=$((n+1)); echo $n > /data/n; sleep 0.2; done' >/dev/null
+    wait_for "the counter of $1 to reach 3" 10 sh -c "[ \"\$(cat /srv/$1/n 2>/dev/null || echo 0)\" -ge 3 ]"
+    expect_match "$(hx docker exec "$1" cat /proc/net/tcp /proc/net/tcp6)" ' 01 ' "an established connection in $1"
+}
+# wait_for WHAT SECS CMD...: until CMD succeeds inside the host.
+wait_for() {
+    local what=$1 secs=$2 i; shift 2
+    for i in $(seq 1 $((secs * 10))); do hx "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    fail "timed out after ${secs}s waiting for $what"
+}
+
+# Checkpoint, restore, three times: the count continues, one SIGHUP per
+# restore, running; then the newest is the default, a running container is
+# stopped first (only with --yes), and an immediate restore beats the GC race.
+restore_cycles() {
+    local j=$E2E_WORK/$CASE-app rc k v hups paths=""
+    counter_container app1
+    for k in 1 2 3; do
+        rc=$(cp_json "$j-cp$k.json" checkpoint app1 "c$k")
+        expect_eq "$rc" 0 "checkpoint $k"
+        v=$(hx cat /srv/app1/n)
+        # At once: containerd's GC race is likeliest now.
+        rc=$(cp_json "$j-r$k.json" restore app1 "c$k")
+        expect_eq "$rc" 0 "restore $k: $(jget "$j-r$k.json" message)"
+        expect_eq "$(jget "$j-r$k.json" status)" restored "restore $k status"
+        expect_eq "$(jget "$j-r$k.json" signal_sent)" SIGHUP "restore $k signal"
+        expect_in "$(jget "$j-r$k.json" proof)" "Restore finished successfully" "restore $k proof"
+        paths="$paths $(jget "$j-r$k.json" gc_race)"
+        wait_for "restore $k's SIGHUP to be recorded" 10 sh -c "[ \$(wc -l < /srv/app1/hups) -ge $k ]"
+        wait_for "the count to pass $v after restore $k" 10 sh -c "[ \$(cat /srv/app1/n) -gt $v ]"
+        hups=$(hx cat /srv/app1/hups)
+        expect_eq "$(echo "$hups" | wc -l)" "$k" "SIGHUPs after restore $k"
+        # The count the handler saw continues from the checkpoint: no reset.
+        [ "$(echo "$hups" | tail -n 1)" -ge "$v" ] || fail "restore $k: the count restarted ($(echo "$hups" | tail -n 1) < $v)"
+        expect_eq "$(hx docker inspect -f '{{.State.Running}}' app1)" true "app1 after restore $k"
+    done
+    log "GC race path of the three immediate restores:$paths"
+    log "TCP in app1 after the restores: $(hx docker exec app1 cat /proc/net/tcp /proc/net/tcp6 2>&1 | awk 'NR>1 && $4=="01"' | wc -l) established (not promised: see real-hosts)"
+    hx dockpoint checkpoints app1 > "$CAPTURE/d13-checkpoints-app.txt" 2>&1 || true
+    # The newest is the default.
+    rc=$(cp_json "$j-old.json" checkpoint app1 old1 --leave-running --yes)
+    expect_eq "$rc" 0 "checkpoint old1"
+    rc=$(cp_json "$j-new.json" checkpoint app1 new1)
+    expect_eq "$rc" 0 "checkpoint new1"
+    rc=$(cp_json "$j-newest.json" restore app1 --no-signal)
+    expect_eq "$rc" 0 "restore of the newest"
+    expect_eq "$(jget "$j-newest.json" checkpoint)" new1 "the checkpoint restored by default"
+    expect_eq "$(jget "$j-newest.json" signal_sent)" "" "--no-signal"
+    expect_eq "$(hx cat /srv/app1/hups | wc -l)" 3 "no SIGHUP with --no-signal"
+    # Running: refused without --yes (no terminal to ask), stopped first with it.
+    rc=$(cp_json "$j-running.json" restore app1 old1)
+    expect_eq "$rc" 1 "restore of a running container without --yes"
+    expect_in "$(jget "$j-running.json" message)" "restore.running" "the refusal"
+    expect_eq "$(hx docker inspect -f '{{.State.Running}}' app1)" true "app1 left running"
+    rc=$(cp_json "$j-running2.json" restore app1 old1 --yes)
+    expect_eq "$rc" 0 "restore of a running container with --yes: $(jget "$j-running2.json" message)"
+    expect_eq "$(jget "$j-running2.json" stopped_first)" True "stopped first"
+    expect_eq "$(jget "$j-running2.json" status)" restored "status"
+    hx dockpoint checkpoint app1 h1 >/dev/null 2>&1
+    hx dockpoint restore app1 h1 > "$CAPTURE/d13-restore.txt" 2>&1 || true
 }
 
 # Debian 12 on this kernel: CRIU 3.17.1 cannot run; testing is refused (new libc).
