@@ -1526,6 +1526,27 @@ fn container_network_warns_on_docker_28_with_a_private_netns_only() {
             has(fix(&r), "--network host");
         }
     }
+    // Created through the API with NetworkDisabled: restorable on 28 too.
+    let fx = Fx::new();
+    let engine = running_ct(&fx, "none", "28.5.2", 1000, true);
+    engine.set(
+        "GET /containers/ct/json",
+        Reply::json(
+            200,
+            json!({
+                "Id": "c0ffee", "Name": "/ct",
+                "State": {"Status": "running", "Running": true, "Pid": CT_PID,
+                          "StartedAt": "2026-11-26T10:00:00Z", "FinishedAt": "0001-01-01T00:00:00Z"},
+                "Config": {"Tty": false, "NetworkDisabled": true},
+                "HostConfig": {"AutoRemove": false, "RestartPolicy": {"Name": "no"}, "NetworkMode": "none"},
+                "Mounts": []
+            }),
+        ),
+    );
+    let o = fx.live().with_api(engine.api());
+    let r = check_with(&o, "container.network", Some("ct"), false);
+    status(&r, Status::Pass);
+    has(&r.message, "NetworkDisabled");
 }
 
 #[test]

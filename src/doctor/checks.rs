@@ -1150,6 +1150,10 @@ fn container_network(c: &Ctx, name: Option<&str>) -> Finding {
     };
     let major = v.split('.').next().and_then(|m| m.parse::<u32>().ok());
     match major {
+        // NetworkDisabled (API only): docker joins no namespace at restore.
+        Some(_) if i.config.network_disabled => Finding::pass(format!(
+            "network disabled (NetworkDisabled) on Docker {v}: restorable"
+        )),
         Some(m) if m >= 28 && mode.private_netns() => Finding::warn(
             format!(
                 "network mode `{mode}` on Docker {v}: docker >= 28 cannot restore a container with a network namespace of its own (`bind-mount /proc/0/ns/net ... no such file or directory`, moby#50750): a checkpoint can be made but not restored here"
