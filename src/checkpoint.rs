@@ -54,20 +54,6 @@ pub fn default_name(now: jiff::Timestamp) -> String {
     format!("cp-{}", now.strftime("%Y%m%dT%H%M%SZ"))
 }
 
-/// containerd's GC race (moby#42900): the same bytes are already in the
-/// content store.
-pub fn is_gc_race(message: &str) -> bool {
-    message.contains("already exists") && message.contains("content sha256:")
-}
-
-/// How long to wait before each retry on the GC race (CRIU's own CI retries
-/// three times).
-pub const GC_RETRY: [Duration; 3] = [
-    Duration::from_secs(1),
-    Duration::from_secs(2),
-    Duration::from_secs(4),
-];
-
 /// The CRIU log docker's error names (`path= .../criu-dump.log`).
 pub fn named_log(message: &str) -> Option<String> {
     let at = message.find("path=")?;
@@ -163,7 +149,10 @@ pub struct Report {
     pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
-    /// none / retried.
+    /// CRIU's own statistics of the dump (podman's --print-stats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub criu_stats: Option<crate::criu_image::DumpStats>,
+    /// none / retried / purged.
     pub gc_race: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -193,6 +182,9 @@ pub fn run(args: &CheckpointArgs) -> Exit {
         return Exit::Usage;
     }
     let json = args.format == Format::Json;
+    // Ctrl-C ends the run after the step under way: never a container left
+    // paused.
+    ui::handle_ctrl_c();
     let term = Term::detect();
     let host = match Host::new(None, Box::new(SystemRunner), term) {
         Ok(h) => h,
@@ -223,6 +215,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
         preflight: pre.checks.clone(),
         warnings: Vec::new(),
         size_bytes: None,
+        criu_stats: None,
         gc_race: "none",
         error: None,
         criu_log: None,
@@ -276,11 +269,28 @@ pub fn run(args: &CheckpointArgs) -> Exit {
             }
         ),
     );
-    let result = create(&api, &args.container, &name, !args.leave_running, &progress);
+    let stats_path = format!(
+        "{}/criu-work/stats-dump",
+        crate::restore::task_dir(
+            &crate::container::containerd_root_guess(&obs.host, &obs.docker_root()),
+            facts.inspect.as_ref().map(|i| i.id.as_str()).unwrap_or("-")
+        )
+    );
+    let result = create(
+        &obs.host,
+        &api,
+        &args.container,
+        &name,
+        !args.leave_running,
+        &progress,
+        &crate::gc_race::RETRY,
+        &stats_path,
+        &mut report,
+    );
     match result {
-        Ok(retried) => {
+        Ok(()) => {
             progress.finish("created");
-            report.gc_race = if retried { "retried" } else { "none" };
+            let retried = report.gc_race != "none";
             report.status = "created";
             let id = facts
                 .inspect
@@ -360,51 +370,81 @@ pub fn run(args: &CheckpointArgs) -> Exit {
                 }
             }
             report.diagnoses = crate::explain::explain_text(&obs.host, &msg, &logs).diagnoses;
-            report.message = format!("docker could not checkpoint {}: {msg}", args.container);
-            if is_gc_race(&msg) && !args.leave_running {
-                report.message.push_str(&format!(
-                    "\ncontainerd's GC race (moby#42900) failed the call after docker had stopped the container, and no checkpoint was kept: start it again (docker start {}) and retry in a few seconds",
-                    args.container
-                ));
-            }
+            report.message = format!(
+                "docker could not checkpoint {}: {msg}\nthe container runs on as before (it was paused for the dump, then resumed)",
+                args.container
+            );
             report.error = Some(msg);
         }
     }
     finish(json, report, started)
 }
 
-/// The checkpoint call, retried with backoff on the GC race only.
+/// The checkpoint, so that no failure loses the container's state:
+///
+/// docker's own `exit` makes CRIU kill the processes right after the dump,
+/// and when the upload into containerd's store then fails (the GC race)
+/// the container is stopped with no checkpoint kept: its state is gone.
+/// So the container is paused (the cgroup freezer), dumped leaving it
+/// running (still frozen), and only then killed with SIGKILL, which it
+/// cannot run any code to handle: it ends exactly as dumped. On any failure
+/// it is unpaused and runs on as before. The GC race is waited out while
+/// it is paused (the same dump is retried). With `leave_running` the
+/// pause is docker's own, during the dump.
+#[allow(clippy::too_many_arguments)]
 fn create(
+    host: &Host,
     api: &Api,
     container: &str,
     name: &str,
-    exit: bool,
+    stop: bool,
     progress: &crate::progress::Progress,
-) -> Result<bool, ApiError> {
-    let mut retried = false;
-    for wait in GC_RETRY.iter().map(Some).chain([None]) {
-        match api.create_checkpoint(container, name, exit) {
-            Ok(()) => return Ok(retried),
-            Err(e) if is_gc_race(e.message().unwrap_or_default()) => match wait {
-                // With exit, docker may have stopped the container though it
-                // kept no checkpoint: a retry would find nothing to dump.
-                Some(_) if exit && api.inspect(container).is_ok_and(|i| !i.state.running) => {
-                    return Err(e);
-                }
-                Some(w) => {
-                    progress.phase(&format!(
-                        "containerd's GC race (content already exists): retrying in {}s",
-                        w.as_secs()
-                    ));
-                    retried = true;
-                    std::thread::sleep(*w);
-                }
-                None => return Err(e),
-            },
-            Err(e) => return Err(e),
+    retry: &[Duration],
+    stats_path: &str,
+    report: &mut Report,
+) -> Result<(), ApiError> {
+    if stop {
+        progress.phase("pausing the container");
+        api.pause(container)?;
+    }
+    progress.phase("dumping (CRIU)");
+    // CRIU's statistics are written into a work directory containerd
+    // removes right after: held open from the moment they appear.
+    let passage = crate::gc_race::through(host, progress, retry, || {
+        crate::watch::during(host, &[stats_path.to_string()], || {
+            api.create_checkpoint(container, name, false)
+        })
+    });
+    report.criu_stats = passage
+        .extra
+        .into_iter()
+        .flatten()
+        .next()
+        .and_then(|b| crate::criu_image::dump_stats(&b).ok().flatten());
+    report.gc_race = passage.path;
+    report.warnings.extend(passage.warnings);
+    if !stop {
+        return passage.result;
+    }
+    match passage.result {
+        Ok(()) => {
+            progress.phase("stopping the paused container (SIGKILL: it ends as dumped)");
+            if let Err(e) = api.kill(container, "SIGKILL") {
+                report.warnings.push(format!(
+                    "the checkpoint was made, but the paused container could not be stopped: {e}; it is still paused: docker kill {container} (or docker unpause {container} to let it run on)"
+                ));
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if let Err(e2) = api.unpause(container) {
+                report.warnings.push(format!(
+                    "the container could not be unpaused after the failed checkpoint: {e2}; run docker unpause {container}"
+                ));
+            }
+            Err(e)
         }
     }
-    unreachable!("the last attempt returns")
 }
 
 /// Copy the CRIU log under /var/log/dockpoint (docker removes the original
@@ -460,6 +500,16 @@ fn print_human(r: &Report) {
     }
     let sym = if r.status == "created" { "✓" } else { "✗" };
     ui::println(&format!("{sym} {}", r.message));
+    if let Some(s) = &r.criu_stats {
+        ui::println(&format!(
+            "    CRIU: frozen {} ms (freezing {} ms, memory dump {} ms, write {} ms), {} pages written",
+            s.frozen_time_us / 1000,
+            s.freezing_time_us / 1000,
+            s.memdump_time_us / 1000,
+            s.memwrite_time_us / 1000,
+            s.pages_written
+        ));
+    }
     if let Some(l) = &r.criu_log {
         ui::println(&format!("    CRIU log kept: {l}"));
     }
@@ -529,18 +579,121 @@ mod tests {
     }
 
     #[test]
-    fn the_gc_race_and_the_named_log_are_read_from_dockers_message() {
-        assert!(is_gc_race(
-            "Cannot checkpoint container c: content sha256:4f2a...: already exists"
-        ));
-        assert!(!is_gc_race(
-            "Conflict. The container name \"/c\" is already in use"
-        ));
+    fn the_named_log_is_read_from_dockers_message() {
         let m = "Cannot checkpoint container tcp2: runc did not terminate successfully: exit status 1: criu failed: type NOTIFY errno 0 path= /run/containerd/io.containerd.runtime.v2.task/moby/6a6e/criu-dump.log: unknown";
         assert_eq!(
             named_log(m).as_deref(),
             Some("/run/containerd/io.containerd.runtime.v2.task/moby/6a6e/criu-dump.log")
         );
         assert_eq!(named_log("no log here"), None);
+    }
+
+    /// The protocol against a recording engine: what docker is asked, in
+    /// order, and what is left on each outcome.
+    fn run_create(
+        stop: bool,
+        replies: Vec<crate::fake_engine::Reply>,
+    ) -> (Result<(), ApiError>, Report, Vec<String>) {
+        use crate::fake_engine::{FakeEngine, Reply};
+        let engine = FakeEngine::start();
+        for r in ["pause", "unpause", "kill?signal=SIGKILL"] {
+            engine.set(&format!("POST /containers/bela/{r}"), Reply::empty(204));
+        }
+        engine.script("POST /containers/bela/checkpoints", replies);
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host {
+            fs: crate::rootfs::Root::open(dir.path()).unwrap(),
+            live: true,
+            runner: Box::new(crate::runner::RecordingRunner::default()),
+            term: Term::plain(),
+        };
+        let mut report = Report {
+            format_version: 1,
+            container: "bela".into(),
+            checkpoint: "cp1".into(),
+            status: "refused",
+            duration_ms: 0,
+            preflight: Vec::new(),
+            warnings: Vec::new(),
+            size_bytes: None,
+            criu_stats: None,
+            gc_race: "none",
+            error: None,
+            criu_log: None,
+            diagnoses: Vec::new(),
+            record: None,
+            message: String::new(),
+        };
+        let progress = crate::progress::Progress::start(&Term::plain(), "test");
+        let r = create(
+            &host,
+            &engine.api(),
+            "bela",
+            "cp1",
+            stop,
+            &progress,
+            &[Duration::ZERO; 3],
+            "/nowhere/stats-dump",
+            &mut report,
+        );
+        let calls = engine
+            .requests()
+            .iter()
+            .map(|q| {
+                let exit = q.json()["Exit"]
+                    .as_bool()
+                    .map(|e| format!(" exit={e}"))
+                    .unwrap_or_default();
+                format!("{}{exit}", q.line().replace("/v1.45", ""))
+            })
+            .filter(|l| l.starts_with("POST"))
+            .collect();
+        (r, report, calls)
+    }
+
+    const RACE: &str = "Cannot checkpoint container bela: content sha256:54aefe9619227375b52aad6d5a903c89374105ae5ce189761f11bac686bfd474: already exists";
+
+    #[test]
+    fn the_container_is_paused_dumped_running_then_killed_so_a_failure_never_loses_it() {
+        use crate::fake_engine::Reply;
+        let (r, rep, calls) = run_create(true, vec![Reply::empty(201)]);
+        assert!(r.is_ok());
+        assert_eq!(
+            calls,
+            vec![
+                "POST /containers/bela/pause",
+                "POST /containers/bela/checkpoints exit=false",
+                "POST /containers/bela/kill?signal=SIGKILL",
+            ]
+        );
+        assert_eq!(rep.gc_race, "none");
+        // The GC race: the same dump again while paused, then killed.
+        let (r, rep, calls) = run_create(true, vec![Reply::error(500, RACE), Reply::empty(201)]);
+        assert!(r.is_ok());
+        assert_eq!(rep.gc_race, "retried");
+        assert_eq!(calls.len(), 4);
+        assert_eq!(calls[3], "POST /containers/bela/kill?signal=SIGKILL");
+        // CRIU fails: unpaused, running on as before, never killed.
+        let (r, _, calls) = run_create(
+            true,
+            vec![Reply::error(500, "criu failed: type NOTIFY errno 0")],
+        );
+        assert!(r.is_err());
+        assert_eq!(
+            calls,
+            vec![
+                "POST /containers/bela/pause",
+                "POST /containers/bela/checkpoints exit=false",
+                "POST /containers/bela/unpause",
+            ]
+        );
+    }
+
+    #[test]
+    fn leave_running_neither_pauses_nor_kills() {
+        use crate::fake_engine::Reply;
+        let (r, _, calls) = run_create(false, vec![Reply::empty(201)]);
+        assert!(r.is_ok());
+        assert_eq!(calls, vec!["POST /containers/bela/checkpoints exit=false"]);
     }
 }

@@ -90,6 +90,10 @@ pub struct RestoreArgs {
     /// in seconds
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub timeout: u64,
+    /// How many times to wait out containerd's GC race (1, 2, 4 s) before
+    /// removing the blob it left (ctr content rm)
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=3))]
+    pub gc_retries: u8,
     /// Stop a running container first, and go ahead despite warnings,
     /// without asking
     #[arg(short = 'y', long)]

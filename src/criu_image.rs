@@ -57,6 +57,53 @@ pub struct RestoreStats {
     pub pages_restored: Option<u64>,
 }
 
+/// CRIU's dump statistics (`stats.proto`'s `dump_stats_entry`), podman's
+/// `--print-stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DumpStats {
+    /// Microseconds to freeze the processes.
+    pub freezing_time_us: u64,
+    /// Microseconds they stayed frozen.
+    pub frozen_time_us: u64,
+    /// Microseconds to collect the memory.
+    pub memdump_time_us: u64,
+    /// Microseconds to write it.
+    pub memwrite_time_us: u64,
+    pub pages_scanned: u64,
+    pub pages_written: u64,
+}
+
+/// The dump half of a `stats-dump` file.
+pub fn dump_stats(image: &[u8]) -> Result<Option<DumpStats>> {
+    let Some(entry) = entries(image, STATS_MAGIC)
+        .context("stats-dump")?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let mut dump = None;
+    for field in Fields::new(entry) {
+        if let (1, Value::Bytes(b)) = field? {
+            dump = Some(b);
+        }
+    }
+    let Some(d) = dump else { return Ok(None) };
+    let mut s = DumpStats::default();
+    for field in Fields::new(d) {
+        match field? {
+            (1, Value::Varint(v)) => s.freezing_time_us = v,
+            (2, Value::Varint(v)) => s.frozen_time_us = v,
+            (3, Value::Varint(v)) => s.memdump_time_us = v,
+            (4, Value::Varint(v)) => s.memwrite_time_us = v,
+            (5, Value::Varint(v)) => s.pages_scanned = v,
+            (7, Value::Varint(v)) => s.pages_written = v,
+            _ => {}
+        }
+    }
+    Ok(Some(s))
+}
+
 /// The regular files of a `files.img`.
 pub fn reg_files(image: &[u8]) -> Result<Vec<RegFile>> {
     let mut out = Vec::new();
@@ -371,6 +418,42 @@ mod tests {
         // A varint that never ends inside its entry.
         let bad = image(FILES_MAGIC, &[vec![0x08, 0xff, 0xff]]);
         assert!(format!("{:#}", reg_files(&bad).unwrap_err()).contains("varint"));
+    }
+
+    #[test]
+    fn reads_the_dump_statistics() {
+        let mut dump = Vec::new();
+        for (n, v) in [
+            (1, 1200),
+            (2, 85_000),
+            (3, 3000),
+            (4, 61_000),
+            (5, 270_000),
+            (6, 0),
+            (7, 262_150),
+            (9, 0),
+        ] {
+            field_varint(n, v, &mut dump);
+        }
+        let mut entry = Vec::new();
+        field_bytes(1, &dump, &mut entry);
+        let mut img = SERVICE_MAGIC.to_le_bytes().to_vec();
+        img.extend_from_slice(&STATS_MAGIC.to_le_bytes());
+        img.extend_from_slice(&(entry.len() as u32).to_le_bytes());
+        img.extend_from_slice(&entry);
+        assert_eq!(
+            dump_stats(&img).unwrap(),
+            Some(DumpStats {
+                freezing_time_us: 1200,
+                frozen_time_us: 85_000,
+                memdump_time_us: 3000,
+                memwrite_time_us: 61_000,
+                pages_scanned: 270_000,
+                pages_written: 262_150,
+            })
+        );
+        // A restore's stats file has no dump half.
+        assert_eq!(dump_stats(&img[..8]).unwrap(), None);
     }
 
     /// stats-restore as CRIU 4.2.1 wrote it after a restore.

@@ -389,6 +389,84 @@ pub fn restore(host: &Host, abs: &str, ours: &[u8], old: Option<&[u8]>) -> Resul
     }
 }
 
+/// Remove a directory and everything in it (at most `MAX_TREE_DEPTH` deep),
+/// through the door, never following a link. The bytes freed (allocated
+/// blocks).
+pub fn remove_tree(host: &Host, abs: &str) -> Result<u64> {
+    let shown = host.fs.display(abs);
+    // The parent through the door; the tree itself never through a link.
+    let (parent, name) = abs
+        .trim_end_matches('/')
+        .rsplit_once('/')
+        .filter(|(_, n)| !n.is_empty() && *n != "." && *n != "..")
+        .ok_or_else(|| anyhow!("{shown}: not a directory dockpoint removes"))?;
+    let parent = host
+        .fs
+        .open_dir(if parent.is_empty() { "/" } else { parent })?
+        .ok_or_else(|| anyhow!("{shown}: its directory does not exist"))?;
+    let t = rootfs::Target {
+        dir: parent,
+        name: OsString::from(name),
+        host_path: String::new(),
+    };
+    let dir = nix::fcntl::openat(
+        t.dir.as_fd(),
+        t.name.as_os_str(),
+        OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(std::io::Error::from)
+    .with_context(|| format!("cannot open {shown}"))?;
+    let freed = empty_tree(dir, 0).with_context(|| format!("cannot empty {shown}"))?;
+    nix::unistd::unlinkat(
+        t.dir.as_fd(),
+        t.name.as_os_str(),
+        nix::unistd::UnlinkatFlags::RemoveDir,
+    )
+    .map_err(std::io::Error::from)
+    .with_context(|| format!("cannot remove {shown}"))?;
+    Ok(freed)
+}
+
+/// How deep [`remove_tree`] goes.
+pub const MAX_TREE_DEPTH: usize = 8;
+
+fn empty_tree(dir: std::os::fd::OwnedFd, depth: usize) -> Result<u64> {
+    let mut freed = 0u64;
+    for name in rootfs::names_in(dir.as_fd()) {
+        let st =
+            nix::sys::stat::fstatat(dir.as_fd(), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                .map_err(std::io::Error::from)?;
+        freed += (st.st_blocks as u64) * 512;
+        let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
+        if is_dir {
+            if depth + 1 >= MAX_TREE_DEPTH {
+                bail!("more than {MAX_TREE_DEPTH} levels deep: {:?}", name);
+            }
+            let sub = nix::fcntl::openat(
+                dir.as_fd(),
+                name.as_os_str(),
+                OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(std::io::Error::from)?;
+            freed += empty_tree(sub, depth + 1)?;
+        }
+        nix::unistd::unlinkat(
+            dir.as_fd(),
+            name.as_os_str(),
+            if is_dir {
+                nix::unistd::UnlinkatFlags::RemoveDir
+            } else {
+                nix::unistd::UnlinkatFlags::NoRemoveDir
+            },
+        )
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("cannot remove {name:?}"))?;
+    }
+    Ok(freed)
+}
+
 /// The one lock that serialises runs that change a root. As root it is a
 /// root-owned file only root can open, `/run/dockpoint/root-<dev>-<ino>.lock`
 /// on the machine (nothing is left in an image); as another user (an image
@@ -597,5 +675,55 @@ impl SetupLock {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tree_tests {
+    use super::*;
+    use crate::host::Term;
+    use crate::runner::RecordingRunner;
+
+    /// Under --root: the tree goes, a link in it is removed (not followed),
+    /// and what it pointed at, outside the tree, stays.
+    #[test]
+    fn remove_tree_removes_the_tree_and_never_follows_a_link() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("tmp/ctrd-checkpoint1/sub/deeper")).unwrap();
+        std::fs::write(
+            r.join("tmp/ctrd-checkpoint1/pages-1.img"),
+            vec![7u8; 10_000],
+        )
+        .unwrap();
+        std::fs::write(r.join("tmp/ctrd-checkpoint1/sub/deeper/x"), "x").unwrap();
+        std::fs::create_dir_all(r.join("keep")).unwrap();
+        std::fs::write(r.join("keep/precious"), "mine").unwrap();
+        std::os::unix::fs::symlink("/keep", r.join("tmp/ctrd-checkpoint1/link")).unwrap();
+        std::os::unix::fs::symlink("../../keep", r.join("tmp/ctrd-checkpoint1/sub/rel")).unwrap();
+        let host = Host::new(
+            Some(r.to_path_buf()),
+            Box::new(RecordingRunner::default()),
+            Term::plain(),
+        )
+        .unwrap();
+        let freed = remove_tree(&host, "/tmp/ctrd-checkpoint1").unwrap();
+        assert!(freed >= 10_000, "{freed}");
+        assert!(!r.join("tmp/ctrd-checkpoint1").exists());
+        assert!(r.join("tmp").is_dir());
+        assert_eq!(
+            std::fs::read_to_string(r.join("keep/precious")).unwrap(),
+            "mine"
+        );
+        // Nothing there: an error naming it, nothing touched.
+        let e = remove_tree(&host, "/tmp/ctrd-checkpoint1").unwrap_err();
+        assert!(format!("{e:#}").contains("ctrd-checkpoint1"), "{e:#}");
+        // A link as the tree itself is refused, not followed.
+        std::os::unix::fs::symlink("/keep", r.join("tmp/ctrd-checkpoint2")).unwrap();
+        assert!(remove_tree(&host, "/tmp/ctrd-checkpoint2").is_err());
+        assert_eq!(
+            std::fs::read_to_string(r.join("keep/precious")).unwrap(),
+            "mine"
+        );
     }
 }

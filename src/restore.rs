@@ -11,9 +11,7 @@
 //! facts and the flags), apply ([`apply`]: stop if running, start from the
 //! checkpoint, prove, signal, wait).
 
-use crate::checkpoint::{
-    GC_RETRY, RECORDS, Record, Verdict, is_gc_race, named_log, valid_name, verdict,
-};
+use crate::checkpoint::{RECORDS, Record, Verdict, named_log, valid_name, verdict};
 use crate::checkpoints::Entry;
 use crate::cli::{Format, HealthUrl, RestoreArgs};
 use crate::criu_image::{RegFile, RestoreStats};
@@ -21,14 +19,12 @@ use crate::docker::api::{Api, ContainerInspect, Started};
 use crate::doctor::checks::Severity;
 use crate::doctor::{self, CheckResult, Selection, Status};
 use crate::exit::Exit;
-use crate::host::{Cmd, Host, SystemRunner, Term};
+use crate::host::{Host, SystemRunner, Term};
 use crate::observe::Observer;
 use crate::progress::Progress;
 use crate::ui;
 use serde::Serialize;
-use std::io::Read;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The doctor's checks the restore's preflight runs.
@@ -61,23 +57,6 @@ pub fn task_dir(containerd_root: &str, id: &str) -> String {
         "{}/io.containerd.runtime.v2.task/moby/{id}",
         containerd_root.trim_end_matches('/')
     )
-}
-
-/// containerd's sockets, in the order dockpoint asks for (a system
-/// containerd, then the one dockerd starts itself).
-pub const CONTAINERD_SOCKETS: &[&str] = &[
-    "/run/containerd/containerd.sock",
-    "/run/docker/containerd/containerd.sock",
-];
-
-/// The content digest docker's GC-race message names.
-pub fn race_digest(message: &str) -> Option<String> {
-    let at = message.find("content sha256:")?;
-    let hex: String = message[at + 15..]
-        .chars()
-        .take_while(char::is_ascii_hexdigit)
-        .collect();
-    (hex.len() >= 32).then(|| format!("sha256:{hex}"))
 }
 
 /// The CRIU log docker's restore error names (`log file: PATH: unknown`),
@@ -624,6 +603,9 @@ pub struct Report {
     pub criu_stats: Option<RestoreStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthy_after_ms: Option<u64>,
+    /// containerd's copies of the checkpoint in /tmp, removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cleaned: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -648,6 +630,9 @@ pub fn run(args: &RestoreArgs) -> Exit {
         return Exit::Usage;
     }
     let json = args.format == Format::Json;
+    // Ctrl-C ends the run after the step under way: never a container left
+    // stopped between the stop and the restore.
+    ui::handle_ctrl_c();
     let term = Term::detect();
     let host = match Host::new(None, Box::new(SystemRunner), term) {
         Ok(h) => h,
@@ -692,6 +677,7 @@ pub fn run(args: &RestoreArgs) -> Exit {
         proof: None,
         criu_stats: None,
         healthy_after_ms: None,
+        cleaned: Vec::new(),
         error: None,
         criu_log: None,
         diagnoses: Vec::new(),
@@ -742,6 +728,7 @@ pub fn run(args: &RestoreArgs) -> Exit {
         signal.as_deref(),
         args.wait_healthy.as_ref(),
         Duration::from_secs(args.timeout),
+        &crate::gc_race::RETRY[..usize::from(args.gc_retries)],
         &mut report,
     );
     finish(json, report, started)
@@ -759,6 +746,7 @@ fn apply(
     signal: Option<&str>,
     health: Option<&HealthUrl>,
     bound: Duration,
+    retry: &[Duration],
     report: &mut Report,
 ) {
     let c = report.container.clone();
@@ -779,43 +767,20 @@ fn apply(
     let containerd_root = crate::container::containerd_root_guess(&obs.host, &obs.docker_root());
     let task = task_dir(&containerd_root, &inspect.id);
     let log_path = format!("{task}/restore.log");
-    let mut attempt = 0usize;
-    let outcome = loop {
-        progress.phase("restoring (CRIU)");
-        let (r, log) = watching_log(&obs.host, &log_path, || api.start(&c, Some(name)));
-        match r {
-            Err(e) if is_gc_race(e.message().unwrap_or_default()) => {
-                let msg = e.message().unwrap_or_default().to_string();
-                if let Some(w) = GC_RETRY.get(attempt) {
-                    progress.phase(&format!(
-                        "containerd's GC race (content already exists): retrying in {}s",
-                        w.as_secs()
-                    ));
-                    report.gc_race = "retried";
-                    std::thread::sleep(*w);
-                    attempt += 1;
-                    continue;
-                }
-                if report.gc_race != "purged"
-                    && let Some(d) = race_digest(&msg)
-                {
-                    progress.phase(&format!(
-                        "containerd's GC race persists: removing {d} from its content store"
-                    ));
-                    match purge(&obs.host, &d) {
-                        Ok(()) => {
-                            report.gc_race = "purged";
-                            continue;
-                        }
-                        Err(why) => report.warnings.push(why),
-                    }
-                }
-                break Err((e, log));
-            }
-            Err(e) => break Err((e, log)),
-            Ok(s) => break Ok((s, log)),
-        }
+    // containerd copies the checkpoint into /tmp/ctrd-checkpoint* for each
+    // restore attempt and never removes it (containerd#10166).
+    let tmp_before = tmp_copies(&obs.host);
+    progress.phase("restoring (CRIU)");
+    let passage = crate::gc_race::through(&obs.host, &progress, retry, || {
+        watching_log(&obs.host, &log_path, || api.start(&c, Some(name)))
+    });
+    report.gc_race = passage.path;
+    report.warnings.extend(passage.warnings);
+    let outcome = match passage.result {
+        Ok(s) => Ok((s, passage.extra)),
+        Err(e) => Err((e, passage.extra)),
     };
+    clean_tmp_copies(obs, inspect, name, &tmp_before, report);
     match outcome {
         Ok((Started::AlreadyRunning, _)) => {
             progress.finish("failed");
@@ -867,7 +832,7 @@ fn apply(
                     }
                 }
             }
-            if let Some(h) = health {
+            if let Some(h) = health.filter(|_| !ui::interrupted()) {
                 progress.phase(&format!("waiting for {}", h.url));
                 let t0 = Instant::now();
                 match wait_healthy(h, bound, &progress) {
@@ -934,30 +899,61 @@ fn apply(
     }
 }
 
-/// Remove a blob containerd's GC race left (`ctr -n moby content rm`).
-fn purge(host: &Host, digest: &str) -> Result<(), String> {
-    let Some(sock) = CONTAINERD_SOCKETS.iter().find(|s| host.fs.exists(s)) else {
-        return Err("containerd's socket was not found: the blob could not be removed".into());
-    };
-    let cmd = Cmd::new(
-        "ctr",
-        &[
-            "--address",
-            sock,
-            "--namespace",
-            "moby",
-            "content",
-            "rm",
-            digest,
-        ],
-    );
-    match host.run(&cmd) {
-        Ok(o) if o.success() => Ok(()),
-        Ok(o) => Err(format!(
-            "ctr content rm {digest} failed: {}",
-            o.stderr.trim()
-        )),
-        Err(e) => Err(format!("ctr content rm {digest}: {e:#}")),
+fn tmp_copies(host: &Host) -> std::collections::BTreeSet<String> {
+    crate::container::observe_leftovers(
+        host,
+        crate::container::DEFAULT_TMP,
+        crate::container::MAX_WALK,
+    )
+    .found
+    .into_iter()
+    .map(|l| l.path)
+    .collect()
+}
+
+/// Remove the copies of this checkpoint containerd made in /tmp during this
+/// restore: new since it began, and holding the checkpoint's own files.img.
+fn clean_tmp_copies(
+    obs: &Observer,
+    inspect: &ContainerInspect,
+    name: &str,
+    before: &std::collections::BTreeSet<String>,
+    report: &mut Report,
+) {
+    let ours = obs
+        .host
+        .fs
+        .read(
+            &format!(
+                "{}/containers/{}/checkpoints/{name}/files.img",
+                obs.docker_root().trim_end_matches('/'),
+                inspect.id
+            ),
+            256 << 20,
+        )
+        .ok()
+        .flatten();
+    let Some(ours) = ours else { return };
+    for path in tmp_copies(&obs.host).difference(before) {
+        let same = obs
+            .host
+            .fs
+            .read(&format!("{path}/files.img"), 256 << 20)
+            .ok()
+            .flatten()
+            .is_some_and(|b| b == ours);
+        if !same {
+            continue;
+        }
+        match crate::fsio::remove_tree(&obs.host, path) {
+            Ok(bytes) => report.cleaned.push(format!(
+                "{path} ({}): containerd's copy of the checkpoint for this restore (containerd#10166)",
+                crate::container::human_bytes(bytes)
+            )),
+            Err(e) => report.warnings.push(format!(
+                "containerd's copy of the checkpoint {path} could not be removed: {e:#}"
+            )),
+        }
     }
 }
 
@@ -974,37 +970,15 @@ fn keep(host: &Host, text: &str, c: &str, name: &str, base: &str) -> Result<Stri
 }
 
 /// Run `call` while holding CRIU's restore log open from the moment it
-/// appears, so that its text survives containerd removing it when the
-/// restore fails. The log's text, if it was seen.
+/// appears: its text survives containerd removing it when the restore
+/// fails.
 fn watching_log<T>(host: &Host, path: &str, call: impl FnOnce() -> T) -> (T, Option<String>) {
-    // A log from an earlier task is not this restore's.
-    let before = host.fs.stat(path).map(|st| (st.st_ino, st.st_mtime));
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        let watcher = s.spawn(|| {
-            let mut file = None;
-            loop {
-                let done = stop.load(Ordering::Acquire);
-                if file.is_none()
-                    && let Some(st) = host.fs.stat(path)
-                    && Some((st.st_ino, st.st_mtime)) != before
-                {
-                    file = host.fs.open_file(path).ok().flatten();
-                }
-                if done {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            let mut f = file?;
-            let mut bytes = Vec::new();
-            (&mut f).take(64 << 20).read_to_end(&mut bytes).ok()?;
-            Some(String::from_utf8_lossy(&bytes).into_owned())
-        });
-        let r = call();
-        stop.store(true, Ordering::Release);
-        (r, watcher.join().ok().flatten())
-    })
+    let (r, mut texts) = crate::watch::during(host, &[path.to_string()], call);
+    let text = texts
+        .pop()
+        .flatten()
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    (r, text)
 }
 
 /// Poll an http:// URL until it answers 2xx, up to `bound`.
@@ -1036,7 +1010,7 @@ pub fn wait_healthy(h: &HealthUrl, bound: Duration, progress: &Progress) -> Resu
 
 /// One GET; the status code.
 fn probe(h: &HealthUrl, timeout: Duration) -> Result<u16, String> {
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::net::ToSocketAddrs;
     let addr = h
         .authority
@@ -1129,6 +1103,9 @@ fn print_human(r: &Report) {
     if let Some(l) = &r.criu_log {
         ui::println(&format!("    CRIU log kept: {l}"));
     }
+    for c in &r.cleaned {
+        ui::println(&format!("    removed {c}"));
+    }
     for d in &r.diagnoses {
         ui::println(&format!("    {}: {}", d.id, d.title));
         ui::println(&format!("      cause: {}", d.cause));
@@ -1142,6 +1119,7 @@ fn print_human(r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     fn inspect(running: bool) -> ContainerInspect {
         serde_json::from_value(serde_json::json!({
@@ -1380,13 +1358,7 @@ mod tests {
     }
 
     #[test]
-    fn dockers_messages_name_the_race_digest_and_the_restore_log() {
-        let race = "failed to upload checkpoint to containerd: commit failed: content sha256:5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592: already exists";
-        assert_eq!(
-            race_digest(race).as_deref(),
-            Some("sha256:5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592")
-        );
-        assert_eq!(race_digest("content sha256:zz: already exists"), None);
+    fn dockers_restore_error_names_the_restore_log() {
         let failed = "OCI runtime restore failed: criu failed: type NOTIFY errno 0\nlog file: /run/containerd/io.containerd.runtime.v2.task/moby/ece0/work/restore.log: unknown";
         assert_eq!(
             restore_log_named(failed).as_deref(),
@@ -1462,6 +1434,279 @@ mod tests {
         assert!(
             e.contains(&h.url) && e.contains("did not answer 2xx"),
             "{e}"
+        );
+    }
+
+    const RACE: &str = "failed to upload checkpoint to containerd: commit failed: content sha256:5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592: already exists";
+
+    /// The workflow's decisions against a recording engine and runner: the
+    /// host is a temp root; no sleep (the retry schedule is zero).
+    struct Rig {
+        engine: crate::fake_engine::FakeEngine,
+        runner: Arc<crate::runner::RecordingRunner>,
+        obs: Observer,
+        _dir: tempfile::TempDir,
+        container: crate::fake_engine::FakeContainer,
+    }
+
+    impl Rig {
+        fn new(running: bool, runner: crate::runner::RecordingRunner) -> Rig {
+            use crate::fake_engine::{FakeContainer, FakeEngine};
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+            std::fs::create_dir_all(dir.path().join("run/containerd")).unwrap();
+            std::fs::write(dir.path().join("run/containerd/containerd.sock"), "").unwrap();
+            let engine = FakeEngine::docker(true);
+            let container = if running {
+                FakeContainer::running("bela")
+            } else {
+                FakeContainer::running("bela").exited()
+            };
+            engine.add_container(&container);
+            // After the start, docker says it runs.
+            engine.set(
+                "GET /containers/bela/json",
+                crate::fake_engine::Reply::json(200, FakeContainer::running("bela").inspect()),
+            );
+            let runner = Arc::new(runner);
+            let host = Host {
+                fs: crate::rootfs::Root::open(dir.path()).unwrap(),
+                live: true,
+                runner: Box::new(runner.clone()),
+                term: Term::plain(),
+            };
+            let obs = Observer::new(host, Duration::from_secs(5)).with_api(engine.api());
+            Rig {
+                engine,
+                runner,
+                obs,
+                _dir: dir,
+                container,
+            }
+        }
+
+        fn start_replies(&self, replies: Vec<crate::fake_engine::Reply>) {
+            self.engine
+                .script("POST /containers/bela/start?checkpoint=cp1", replies);
+        }
+
+        fn apply(&self) -> Report {
+            use crate::fake_engine::Reply;
+            self.engine.set(
+                "POST /containers/bela/kill?signal=SIGHUP",
+                Reply::empty(204),
+            );
+            self.engine
+                .set("POST /containers/bela/stop?t=10", Reply::empty(204));
+            let inspect: ContainerInspect =
+                serde_json::from_value(self.container.inspect()).unwrap();
+            let mut report = Report {
+                format_version: 1,
+                container: "bela".into(),
+                checkpoint: Some("cp1".into()),
+                status: "refused",
+                duration_ms: 0,
+                preflight: Vec::new(),
+                warnings: Vec::new(),
+                gc_race: "none",
+                stopped_first: false,
+                signal_sent: None,
+                proof: None,
+                criu_stats: None,
+                healthy_after_ms: None,
+                cleaned: Vec::new(),
+                error: None,
+                criu_log: None,
+                diagnoses: Vec::new(),
+                message: String::new(),
+            };
+            let api = self.obs.api().unwrap().clone();
+            apply(
+                &self.obs,
+                &api,
+                &inspect,
+                "cp1",
+                Some("SIGHUP"),
+                None,
+                Duration::from_secs(5),
+                &[Duration::ZERO; 3],
+                &mut report,
+            );
+            report
+        }
+
+        /// The engine calls that change something, in order.
+        fn posts(&self) -> Vec<String> {
+            self.engine
+                .requests()
+                .iter()
+                .map(|r| r.line())
+                .filter(|l| l.starts_with("POST"))
+                .map(|l| l.split(" HTTP").next().unwrap().replace("/v1.45", ""))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn a_gc_race_is_retried_then_the_restore_is_signalled_once() {
+        use crate::fake_engine::Reply;
+        let rig = Rig::new(false, crate::runner::RecordingRunner::default());
+        rig.start_replies(vec![
+            Reply::error(500, RACE),
+            Reply::error(500, RACE),
+            Reply::empty(204),
+        ]);
+        let r = rig.apply();
+        assert_eq!(
+            (r.status, r.gc_race, r.stopped_first),
+            ("restored", "retried", false)
+        );
+        assert_eq!(r.signal_sent.as_deref(), Some("SIGHUP"));
+        let start = "POST /containers/bela/start?checkpoint=cp1";
+        assert_eq!(
+            rig.posts(),
+            vec![
+                start,
+                start,
+                start,
+                "POST /containers/bela/kill?signal=SIGHUP"
+            ]
+        );
+        // No restore log appeared during the call: said, not hidden.
+        assert!(
+            r.warnings.iter().any(|w| w.contains("could not prove")),
+            "{:?}",
+            r.warnings
+        );
+    }
+
+    #[test]
+    fn a_race_that_outlives_the_retries_is_purged_from_containerds_store() {
+        use crate::fake_engine::Reply;
+        let rig = Rig::new(
+            false,
+            crate::runner::RecordingRunner::default().answer("ctr ", 0, "", ""),
+        );
+        let mut replies = vec![Reply::error(500, RACE); 4];
+        replies.push(Reply::empty(204));
+        rig.start_replies(replies);
+        let r = rig.apply();
+        assert_eq!((r.status, r.gc_race), ("restored", "purged"));
+        assert_eq!(
+            rig.runner.lines(),
+            vec![
+                "ctr --address /run/containerd/containerd.sock --namespace moby content rm sha256:5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592"
+            ]
+        );
+        // A purge that fails: the race is reported, the container stays stopped.
+        let rig = Rig::new(
+            false,
+            crate::runner::RecordingRunner::default().answer("ctr ", 1, "", "ctr: not found"),
+        );
+        rig.start_replies(vec![Reply::error(500, RACE)]);
+        let r = rig.apply();
+        assert_eq!(r.status, "failed");
+        assert!(
+            r.warnings.iter().any(|w| w.contains("ctr: not found")),
+            "{:?}",
+            r.warnings
+        );
+        assert!(!rig.posts().iter().any(|p| p.contains("kill")));
+    }
+
+    #[test]
+    fn a_running_container_is_stopped_before_the_restore() {
+        use crate::fake_engine::Reply;
+        let rig = Rig::new(true, crate::runner::RecordingRunner::default());
+        rig.start_replies(vec![Reply::empty(204)]);
+        let r = rig.apply();
+        assert_eq!((r.status, r.stopped_first), ("restored", true));
+        assert_eq!(
+            rig.posts()[..2],
+            [
+                "POST /containers/bela/stop?t=10",
+                "POST /containers/bela/start?checkpoint=cp1"
+            ]
+        );
+    }
+
+    #[test]
+    fn already_running_means_nothing_was_restored_and_no_signal_is_sent() {
+        use crate::fake_engine::Reply;
+        let rig = Rig::new(false, crate::runner::RecordingRunner::default());
+        rig.start_replies(vec![Reply::empty(304)]);
+        let r = rig.apply();
+        assert_eq!(r.status, "failed");
+        assert!(r.message.contains("nothing was restored"), "{}", r.message);
+        assert_eq!(r.signal_sent, None);
+        assert!(!rig.posts().iter().any(|p| p.contains("kill")));
+    }
+
+    #[test]
+    fn a_failed_restore_leaves_the_container_stopped_and_says_how_to_cold_start() {
+        use crate::fake_engine::Reply;
+        let rig = Rig::new(false, crate::runner::RecordingRunner::default());
+        rig.start_replies(vec![Reply::error(
+            500,
+            "OCI runtime restore failed: criu failed: type NOTIFY errno 0\nlog file: /run/containerd/io.containerd.runtime.v2.task/moby/x/work/restore.log: unknown",
+        )]);
+        // docker left it running (it never should): dockpoint stops it.
+        let r = rig.apply();
+        assert_eq!(r.status, "failed");
+        assert!(
+            r.message.contains("is left stopped") && r.message.contains("docker start bela"),
+            "{}",
+            r.message
+        );
+        assert_eq!(
+            rig.posts().last().map(String::as_str),
+            Some("POST /containers/bela/stop?t=10")
+        );
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("removed with the task")),
+            "{:?}",
+            r.warnings
+        );
+    }
+
+    /// The log is held open from the moment it appears: its text survives
+    /// the removal that follows a failed restore.
+    #[test]
+    fn the_restore_log_is_read_even_when_it_is_removed_before_the_call_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host {
+            fs: crate::rootfs::Root::open(dir.path()).unwrap(),
+            live: true,
+            runner: Box::new(crate::runner::RecordingRunner::default()),
+            term: Term::plain(),
+        };
+        let task = dir.path().join("task");
+        std::fs::create_dir_all(&task).unwrap();
+        let log = task.join("restore.log");
+        let (_, text) = watching_log(&host, "/task/restore.log", || {
+            std::fs::write(
+                &log,
+                "(00.1) Error (criu/files-reg.c:2175): File /journal has bad size 10 (expect 8)\n",
+            )
+            .unwrap();
+            // Seen by the watcher (it polls every 5 ms), then removed.
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(20));
+                if std::fs::read_dir("/proc/self/fd")
+                    .unwrap()
+                    .any(|e| std::fs::read_link(e.unwrap().path()).is_ok_and(|p| p == log))
+                {
+                    break;
+                }
+            }
+            std::fs::remove_dir_all(&task).unwrap();
+        });
+        assert!(
+            text.unwrap_or_default()
+                .contains("has bad size 10 (expect 8)")
         );
     }
 

@@ -542,6 +542,21 @@ impl Api {
         })
     }
 
+    /// `POST /containers/{id}/pause`: freeze every process of the container
+    /// (the cgroup freezer); nothing of it runs until unpaused or killed.
+    pub fn pause(&self, container: &str) -> Result<(), ApiError> {
+        let target = format!("/containers/{}/pause", seg(container));
+        self.call_ok("POST", &target, None, self.timeout, false)?;
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/unpause`.
+    pub fn unpause(&self, container: &str) -> Result<(), ApiError> {
+        let target = format!("/containers/{}/unpause", seg(container));
+        self.call_ok("POST", &target, None, self.timeout, false)?;
+        Ok(())
+    }
+
     /// `POST /containers/{id}/kill?signal=SIG`: `HUP`, `SIGHUP` or `1`. A
     /// container that is not running is HTTP 409.
     pub fn kill(&self, container: &str, signal: &str) -> Result<(), ApiError> {

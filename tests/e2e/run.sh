@@ -537,6 +537,19 @@ restore_cycles() {
         expect_eq "$(hx docker inspect -f '{{.State.Running}}' app1)" true "app1 after restore $k"
     done
     log "GC race path of the three immediate restores:$paths"
+    # The purge path: no retry, so a race goes straight to ctr content rm
+    # (the race itself comes or not: the path taken is logged).
+    paths=""
+    for k in 1 2 3; do
+        rc=$(cp_json "$j-pcp$k.json" checkpoint app1 "p$k")
+        expect_eq "$rc" 0 "checkpoint p$k"
+        rc=$(cp_json "$j-pr$k.json" restore app1 "p$k" --gc-retries 0)
+        expect_eq "$rc" 0 "restore p$k without retries: $(jget "$j-pr$k.json" message)"
+        paths="$paths $(jget "$j-pr$k.json" gc_race)"
+    done
+    log "GC race path of three immediate restores without retries:$paths"
+    # containerd's copy of each checkpoint in /tmp (containerd#10166) was removed.
+    expect_eq "$(hx sh -c 'ls -d /tmp/ctrd-checkpoint* 2>/dev/null | wc -l')" 0 "ctrd-checkpoint copies left in /tmp"
     log "TCP in app1 after the restores: $(hx docker exec app1 cat /proc/net/tcp /proc/net/tcp6 2>&1 | awk 'NR>1 && $4=="01"' | wc -l) established (not promised: see real-hosts)"
     hx dockpoint checkpoints app1 > "$CAPTURE/d13-checkpoints-app.txt" 2>&1 || true
     # The newest is the default.
@@ -548,7 +561,7 @@ restore_cycles() {
     expect_eq "$rc" 0 "restore of the newest"
     expect_eq "$(jget "$j-newest.json" checkpoint)" new1 "the checkpoint restored by default"
     expect_eq "$(jget "$j-newest.json" signal_sent)" "" "--no-signal"
-    expect_eq "$(hx cat /srv/app1/hups | wc -l)" 3 "no SIGHUP with --no-signal"
+    expect_eq "$(hx cat /srv/app1/hups | wc -l)" 6 "no SIGHUP with --no-signal"
     # Running: refused without --yes (no terminal to ask), stopped first with it.
     rc=$(cp_json "$j-running.json" restore app1 old1)
     expect_eq "$rc" 1 "restore of a running container without --yes"

@@ -1050,7 +1050,7 @@ fn real_restore(api: &Api, slow: &Api, name: &str) {
     loop {
         tries += 1;
         match slow.create_checkpoint(name, "cp2", true) {
-            Err(e) if tries < 4 && e.message().is_some_and(crate::checkpoint::is_gc_race) => {
+            Err(e) if tries < 4 && e.message().is_some_and(crate::gc_race::is_race) => {
                 // With exit, docker stopped the container though it kept no
                 // checkpoint: start it again before the next try.
                 eprintln!("checkpoint try {tries}: {e}");
