@@ -998,9 +998,14 @@ fn container_restart_policy(c: &Ctx, name: Option<&str>) -> Finding {
         .unwrap_or("no")
         .to_string();
     if matches!(policy.as_str(), "always" | "unless-stopped" | "on-failure") {
+        let boot = if policy == "always" {
+            "; and `always` starts it fresh whenever the daemon starts (at boot), so a restore must stop it first (dockpoint restore --yes does)"
+        } else {
+            ""
+        };
         Finding::problem(
             format!(
-                "restart policy `{policy}`: docker restarts the container fresh after a checkpoint stops it, and `docker start --checkpoint` on a running container restores nothing, silently"
+                "restart policy `{policy}`: a plain `docker checkpoint create` stops the container in a way docker restarts fresh at once (seen with `always`), and `docker start --checkpoint` on a running container restores nothing, silently; dockpoint checkpoint stops it as a manual stop, which docker leaves stopped{boot}"
             ),
             format!(
                 "docker update --restart=no {} (or checkpoint with --leave-running)",

@@ -573,6 +573,18 @@ restore_cycles() {
     expect_eq "$(jget "$j-running2.json" status)" restored "status"
     hx dockpoint checkpoint app1 h1 >/dev/null 2>&1
     hx dockpoint restore app1 h1 > "$CAPTURE/d13-restore.txt" 2>&1 || true
+    # --restart always: plain docker's checkpoint gets the container
+    # restarted fresh at once; dockpoint's stops it as a manual stop.
+    hx docker run -d --restart always --name rplain e2e/busybox sh -c 'while :; do sleep 0.2; done' >/dev/null
+    hx docker run -d --restart always --name rdp e2e/busybox sh -c 'while :; do sleep 0.2; done' >/dev/null
+    hx docker checkpoint create rplain x1 >/dev/null
+    rc=$(cp_json "$j-always.json" checkpoint rdp x1 --yes)
+    expect_eq "$rc" 0 "checkpoint of a --restart always container"
+    expect_in "$(jget "$j-always.json" warnings)" "container.restart-policy" "its warnings"
+    wait_for "docker to restart the plainly checkpointed container" 15 sh -c '[ "$(docker inspect -f "{{.RestartCount}}" rplain)" -ge 1 ]'
+    expect_eq "$(hx docker inspect -f '{{.State.Running}} {{.RestartCount}}' rdp)" "false 0" "dockpoint's checkpointed --restart always container"
+    rc=$(cp_json "$j-always-r.json" restore rdp x1)
+    expect_eq "$rc" 0 "restore of the --restart always container: $(jget "$j-always-r.json" message)"
 }
 
 # Debian 12 on this kernel: CRIU 3.17.1 cannot run; testing is refused (new libc).
