@@ -134,6 +134,18 @@ pub struct Record {
     /// Files open for writing at the checkpoint, with their size then.
     pub open_files: Vec<(String, Option<u64>)>,
     pub size_bytes: Option<u64>,
+    /// The container's image (`Image`, sha256:...).
+    #[serde(default)]
+    pub image: Option<String>,
+    /// containerd's and runc's versions (docker's `/version` components).
+    #[serde(default)]
+    pub containerd: Option<String>,
+    #[serde(default)]
+    pub runc: Option<String>,
+    /// Where `criu cpuinfo dump` described this CPU (checked before a
+    /// restore with `criu cpuinfo check`).
+    #[serde(default)]
+    pub cpuinfo: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -323,6 +335,15 @@ pub fn run(args: &CheckpointArgs) -> Exit {
                     })
                     .unwrap_or_default(),
                 size_bytes: report.size_bytes,
+                image: facts
+                    .inspect
+                    .as_ref()
+                    .ok()
+                    .map(|i| i.image.clone())
+                    .filter(|i| !i.is_empty()),
+                containerd: component(&obs, "containerd"),
+                runc: component(&obs, "runc"),
+                cpuinfo: cpuinfo_dump(&obs.host, &crate::restore::cpuinfo_dir(&id, &name)),
             };
             let path = format!("{RECORDS}/{id}/{name}.json");
             let text = serde_json::to_vec_pretty(&record).expect("a record serialises");
@@ -445,6 +466,31 @@ fn create(
             Err(e)
         }
     }
+}
+
+/// A component's version in docker's `/version` (containerd, runc).
+fn component(obs: &Observer, name: &str) -> Option<String> {
+    let v = obs.version().ok()?;
+    v["Components"]
+        .as_array()?
+        .iter()
+        .find(|c| {
+            c["Name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .and_then(|c| c["Version"].as_str().map(str::to_owned))
+}
+
+/// `criu cpuinfo dump -D DIR`: this CPU, for the restore's check. None when
+/// it could not be described (the restore then does not check the CPU).
+fn cpuinfo_dump(host: &Host, dir: &str) -> Option<String> {
+    host.fs.create_dir_all(dir).ok()?;
+    let cmd = crate::host::Cmd::new("criu", &["cpuinfo", "dump", "-D", &host.fs.display(dir)]);
+    host.run(&cmd)
+        .ok()
+        .filter(|o| o.success())
+        .map(|_| dir.to_string())
 }
 
 /// Copy the CRIU log under /var/log/dockpoint (docker removes the original

@@ -62,7 +62,8 @@ pub enum Command {
 
 const RESTORE_EXIT_CODES: &str = "\
 Exit codes:
-  0  the container was restored (and signalled, and healthy when asked)
+  0  the container was restored (and signalled, and healthy when asked);
+     with --or-cold-start also when it was started fresh instead
   1  refused by the preflight (nothing was done), or the restore failed
      (the container is left stopped; the diagnosis and how to cold start
      are printed), or the health URL did not answer in time; or the report
@@ -90,6 +91,11 @@ pub struct RestoreArgs {
     /// in seconds
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub timeout: u64,
+    /// Unattended (at boot): restore the newest checkpoint that can be
+    /// restored here, skipping the others with the reason; when none can,
+    /// or the restore fails, start the container fresh (docker start)
+    #[arg(long)]
+    pub or_cold_start: bool,
     /// How many times to wait out containerd's GC race (1, 2, 4 s) before
     /// removing the blob it left (ctr content rm)
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=3))]

@@ -93,18 +93,28 @@ pub enum Now {
     Unknown(String),
 }
 
+/// One checkpoint and what decides whether it can be restored here.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub entry: Entry,
+    /// Its directory under docker's data root.
+    pub dir: String,
+    /// What dockpoint recorded beside it (None: made by plain docker).
+    pub record: Option<Record>,
+    /// What CRIU will check, and what is there now; Err: files.img unread.
+    pub files: Result<Vec<FileNow>, String>,
+    /// `criu cpuinfo check` against the CPU recorded at the checkpoint
+    /// (None: no CPU was recorded).
+    pub cpu: Option<Result<(), String>>,
+}
+
 /// The facts the restore's gates read, gathered once.
 #[derive(Debug, Clone)]
 pub struct Facts {
     pub container: String,
     pub inspect: Result<ContainerInspect, String>,
     /// Newest first.
-    pub checkpoints: Result<Vec<Entry>, String>,
-    /// The checkpoint's directory under docker's data root.
-    pub dir: Option<String>,
-    pub record: Option<Record>,
-    /// What CRIU will check, and what is there now; Err: files.img unread.
-    pub files: Result<Vec<FileNow>, String>,
+    pub checkpoints: Result<Vec<Candidate>, String>,
     pub kernel: Option<String>,
     pub criu: Option<String>,
 }
@@ -115,15 +125,57 @@ pub struct Flags {
     pub name: Option<String>,
     pub yes: bool,
     pub interactive: bool,
+    /// Unattended (at boot): the newest checkpoint that can be restored
+    /// here, the others skipped with the reason.
+    pub usable_only: bool,
 }
 
-/// The checkpoint the restore uses: the named one, else the newest.
-pub fn chosen<'a>(facts: &'a Facts, flags: &Flags) -> Option<&'a Entry> {
+/// The checkpoint the restore uses: the named one; else the newest (that
+/// can be restored here, with `usable_only`).
+pub fn chosen<'a>(facts: &'a Facts, flags: &Flags) -> Option<&'a Candidate> {
     let list = facts.checkpoints.as_ref().ok()?;
     match &flags.name {
-        Some(n) => list.iter().find(|e| &e.name == n),
+        Some(n) => list.iter().find(|c| &c.entry.name == n),
+        None if flags.usable_only => list.iter().find(|c| usable(facts, c)),
         None => list.first(),
     }
+}
+
+/// Nothing about this checkpoint refuses its restore here.
+pub fn usable(facts: &Facts, cp: &Candidate) -> bool {
+    candidate_gates(facts, cp)
+        .iter()
+        .all(|g| !matches!(g.status, Status::Fail | Status::Error))
+}
+
+/// Why each checkpoint newer than the chosen one was passed over.
+pub fn skipped(facts: &Facts, flags: &Flags) -> Vec<(String, String)> {
+    let Ok(list) = &facts.checkpoints else {
+        return Vec::new();
+    };
+    let chosen = chosen(facts, flags).map(|c| c.entry.name.as_str());
+    list.iter()
+        .take_while(|c| Some(c.entry.name.as_str()) != chosen)
+        .map(|c| {
+            let why: Vec<String> = candidate_gates(facts, c)
+                .into_iter()
+                .filter(|g| matches!(g.status, Status::Fail | Status::Error))
+                .map(|g| {
+                    let mut line = format!("{}: {}", g.id, g.message);
+                    if !g.details.is_empty() {
+                        line.push_str(&format!(" ({})", g.details.join("; ")));
+                    }
+                    line
+                })
+                .collect();
+            (c.entry.name.clone(), why.join("; "))
+        })
+        .collect()
+}
+
+/// The gates of one checkpoint: its files, and what it was made with.
+pub fn candidate_gates(facts: &Facts, cp: &Candidate) -> Vec<CheckResult> {
+    vec![files_gate(&facts.container, cp), made_with_gate(facts, cp)]
 }
 
 fn result(
@@ -167,24 +219,32 @@ pub fn gates(facts: &Facts, flags: &Flags) -> Vec<CheckResult> {
             Vec::new(),
         ),
         (Ok(list), None) => {
-            let (message, fix) = match &flags.name {
+            let names = if list.is_empty() {
+                "none".to_string()
+            } else {
+                list.iter()
+                    .map(|c| c.entry.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let (message, fix, details) = match &flags.name {
                 Some(n) => (
-                    format!(
-                        "{c} has no checkpoint {n} (it has: {})",
-                        if list.is_empty() {
-                            "none".to_string()
-                        } else {
-                            list.iter()
-                                .map(|e| e.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        }
-                    ),
+                    format!("{c} has no checkpoint {n} (it has: {names})"),
                     format!("name one dockpoint checkpoints {c} lists"),
+                    Vec::new(),
+                ),
+                None if !list.is_empty() => (
+                    format!("none of the checkpoints of {c} can be restored here"),
+                    format!("cold start (docker start {c}), then make a new one: dockpoint checkpoint {c}"),
+                    skipped(facts, flags)
+                        .into_iter()
+                        .map(|(n, why)| format!("{n}: {why}"))
+                        .collect(),
                 ),
                 None => (
                     format!("{c} has no checkpoint"),
                     format!("make one first: dockpoint checkpoint {c}"),
+                    Vec::new(),
                 ),
             };
             result(
@@ -193,33 +253,39 @@ pub fn gates(facts: &Facts, flags: &Flags) -> Vec<CheckResult> {
                 Status::Fail,
                 message,
                 Some(fix),
-                Vec::new(),
+                details,
             )
         }
-        (Ok(_), Some(e)) => result(
-            "restore.checkpoint",
-            "the checkpoint exists",
-            Status::Pass,
-            format!(
-                "checkpoint {}{}{}",
-                e.name,
-                e.created
-                    .as_deref()
-                    .map(|t| format!(" of {t}"))
-                    .unwrap_or_default(),
-                e.size_bytes
-                    .map(|b| format!(", {}", crate::container::human_bytes(b)))
-                    .unwrap_or_default()
-            ),
-            None,
-            Vec::new(),
-        ),
+        (Ok(_), Some(cp)) => {
+            let e = &cp.entry;
+            let skipped: Vec<String> = skipped(facts, flags)
+                .into_iter()
+                .map(|(n, why)| format!("skipped {n}: {why}"))
+                .collect();
+            result(
+                "restore.checkpoint",
+                "the checkpoint exists",
+                Status::Pass,
+                format!(
+                    "checkpoint {}{}{}",
+                    e.name,
+                    e.created
+                        .as_deref()
+                        .map(|t| format!(" of {t}"))
+                        .unwrap_or_default(),
+                    e.size_bytes
+                        .map(|b| format!(", {}", crate::container::human_bytes(b)))
+                        .unwrap_or_default()
+                ),
+                None,
+                skipped,
+            )
+        }
     });
-    if cp.is_none() {
+    let Some(cp) = cp else {
         return out;
-    }
-    out.push(files_gate(facts));
-    out.push(made_with_gate(facts));
+    };
+    out.extend(candidate_gates(facts, cp));
     if let Ok(i) = &facts.inspect
         && i.state.running
     {
@@ -253,10 +319,10 @@ pub fn gates(facts: &Facts, flags: &Flags) -> Vec<CheckResult> {
 }
 
 /// Every file CRIU will check has the size it recorded.
-fn files_gate(facts: &Facts) -> CheckResult {
+fn files_gate(container: &str, cp: &Candidate) -> CheckResult {
     const ID: &str = "restore.open-files";
     const TITLE: &str = "files the checkpoint holds open are unchanged";
-    let files = match &facts.files {
+    let files = match &cp.files {
         Ok(f) => f,
         Err(e) => {
             return result(
@@ -306,8 +372,7 @@ fn files_gate(facts: &Facts) -> CheckResult {
                 changed.len()
             ),
             Some(format!(
-                "cold start instead (docker start {c}); or take a checkpoint that stops the container (no --leave-running) and restore before anything writes these files again",
-                c = facts.container
+                "cold start instead (docker start {container}); or take a checkpoint that stops the container (no --leave-running) and restore before anything writes these files again"
             )),
             changed,
         );
@@ -338,16 +403,18 @@ fn files_gate(facts: &Facts) -> CheckResult {
     )
 }
 
-/// The kernel and CRIU now against those the checkpoint was made with.
-fn made_with_gate(facts: &Facts) -> CheckResult {
+/// The kernel, CRIU, CPU and image now against those the checkpoint was
+/// made with.
+fn made_with_gate(facts: &Facts, cp: &Candidate) -> CheckResult {
     const ID: &str = "restore.made-with";
-    const TITLE: &str = "the kernel and CRIU the checkpoint was made with";
-    let Some(r) = &facts.record else {
+    const TITLE: &str = "the kernel, CRIU, CPU and image the checkpoint was made with";
+    let c = &facts.container;
+    let Some(r) = &cp.record else {
         return result(
             ID,
             TITLE,
             Status::Pass,
-            "not recorded (made without dockpoint): kernel and CRIU not compared".into(),
+            "not recorded (made without dockpoint): kernel, CRIU and CPU not compared".into(),
             None,
             Vec::new(),
         );
@@ -371,8 +438,22 @@ fn made_with_gate(facts: &Facts) -> CheckResult {
     if let (Some(then), Some(now)) = (&r.kernel, &facts.kernel)
         && then != now
     {
-        warn.push(format!(
-            "made on kernel {then}, now {now}: a restore across kernels fails when the CPU features, vDSO or namespaces differ"
+        refuse.push(format!(
+            "made on kernel {then}, now {now}: CRIU restores across kernels only when the vDSO, CPU features and namespaces match, which nothing checks beforehand"
+        ));
+    }
+    if let Some(Err(why)) = &cp.cpu {
+        refuse.push(format!(
+            "the CPU differs from the one the checkpoint was made on (criu cpuinfo check: {why})"
+        ));
+    }
+    if let (Some(then), Ok(i)) = (&r.image, &facts.inspect)
+        && !i.image.is_empty()
+        && then != &i.image
+    {
+        refuse.push(format!(
+            "made from image {then}, the container now has {}",
+            i.image
         ));
     }
     if !refuse.is_empty() {
@@ -382,9 +463,7 @@ fn made_with_gate(facts: &Facts) -> CheckResult {
             Status::Fail,
             refuse.join("; "),
             Some(format!(
-                "install CRIU {} or newer again, or cold start (docker start {})",
-                r.criu.as_deref().unwrap_or("?"),
-                facts.container
+                "cold start (docker start {c}), then make a new checkpoint here"
             )),
             warn,
         );
@@ -396,8 +475,7 @@ fn made_with_gate(facts: &Facts) -> CheckResult {
             Status::Warn,
             warn.join("; "),
             Some(format!(
-                "if the restore fails, cold start (docker start {})",
-                facts.container
+                "if the restore fails, cold start (docker start {c})"
             )),
             Vec::new(),
         );
@@ -407,9 +485,14 @@ fn made_with_gate(facts: &Facts) -> CheckResult {
         TITLE,
         Status::Pass,
         format!(
-            "same kernel ({}) and CRIU ({}) as at the checkpoint",
+            "same kernel ({}) and CRIU ({}){} as at the checkpoint",
             r.kernel.as_deref().unwrap_or("?"),
-            r.criu.as_deref().unwrap_or("?")
+            r.criu.as_deref().unwrap_or("?"),
+            if matches!(cp.cpu, Some(Ok(()))) {
+                ", a compatible CPU"
+            } else {
+                ""
+            }
         ),
         None,
         Vec::new(),
@@ -476,41 +559,50 @@ pub fn host_candidates(path: &str, i: &ContainerInspect, docker_root: &str) -> V
     out
 }
 
-/// Observe: the container, its checkpoints, the chosen one's files.
+/// Observe: the container, its checkpoints, and for each checkpoint that
+/// may be chosen its record, its files now and its CPU check.
 pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
     let o = obs.container(container);
     let inspect = o.inspect.clone();
-    let checkpoints = crate::checkpoints::list(obs, container).map(|(_, l)| l);
-    let mut facts = Facts {
+    let root = obs.docker_root();
+    let checkpoints = crate::checkpoints::list(obs, container).map(|(_, list)| {
+        let Ok(i) = &inspect else { return Vec::new() };
+        list.into_iter()
+            // Only the named one is read; otherwise each may be chosen.
+            .filter(|e| flags.name.as_ref().is_none_or(|n| &e.name == n))
+            .map(|entry| candidate(obs, i, &root, entry))
+            .collect()
+    });
+    Facts {
         container: container.to_string(),
         inspect,
         checkpoints,
-        dir: None,
-        record: None,
-        files: Err("no checkpoint".into()),
         kernel: obs.kernel.as_ref().map(|k| k.release.clone()),
         criu: obs.criu().and_then(|c| c.version).map(|v| v.to_string()),
-    };
-    let (Ok(i), Some(name)) = (
-        &facts.inspect,
-        chosen(&facts, flags).map(|e| e.name.clone()),
-    ) else {
-        return facts;
-    };
-    let root = obs.docker_root();
+    }
+}
+
+/// Where dockpoint keeps the CPU description of a checkpoint
+/// (`criu cpuinfo dump`).
+pub fn cpuinfo_dir(id: &str, name: &str) -> String {
+    format!("{RECORDS}/{id}/{name}.cpu")
+}
+
+fn candidate(obs: &Observer, i: &ContainerInspect, root: &str, entry: Entry) -> Candidate {
+    let name = &entry.name;
     let dir = format!(
         "{}/containers/{}/checkpoints/{name}",
         root.trim_end_matches('/'),
         i.id
     );
-    facts.record = obs
+    let record: Option<Record> = obs
         .host
         .fs
         .read(&format!("{RECORDS}/{}/{name}.json", i.id), 1 << 20)
         .ok()
         .flatten()
         .and_then(|b| serde_json::from_slice(&b).ok());
-    facts.files = obs
+    let files = obs
         .host
         .fs
         .read(&format!("{dir}/files.img"), 256 << 20)
@@ -519,9 +611,38 @@ pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
         .and_then(|b| {
             crate::criu_image::reg_files(&b).map_err(|e| format!("{dir}/files.img: {e:#}"))
         })
-        .map(|files| files_now(&obs.host, &files, i, &root));
-    facts.dir = Some(dir);
-    facts
+        .map(|files| files_now(&obs.host, &files, i, root));
+    let cpu_dir = cpuinfo_dir(&i.id, name);
+    let cpu = obs
+        .host
+        .fs
+        .is_file(&format!("{cpu_dir}/cpuinfo.img"))
+        .then(|| cpu_check(&obs.host, &cpu_dir));
+    Candidate {
+        entry,
+        dir,
+        record,
+        files,
+        cpu,
+    }
+}
+
+/// `criu cpuinfo check -D DIR`: this CPU can run what was dumped on the
+/// one described there.
+fn cpu_check(host: &Host, dir: &str) -> Result<(), String> {
+    let cmd = crate::host::Cmd::new("criu", &["cpuinfo", "check", "-D", &host.fs.display(dir)]);
+    match host.run(&cmd) {
+        Ok(o) if o.success() => Ok(()),
+        Ok(o) => Err(o
+            .stderr
+            .lines()
+            .chain(o.stdout.lines())
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("it failed")
+            .trim()
+            .to_string()),
+        Err(e) => Err(format!("{e:#}")),
+    }
 }
 
 /// The size now of every file CRIU recorded a size for.
@@ -581,17 +702,26 @@ const fn libc_ifmt() -> u32 {
     0o170000
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub checkpoint: String,
+    pub why: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub format_version: u32,
     pub container: String,
     pub checkpoint: Option<String>,
-    /// restored / refused / failed.
+    /// restored / cold-started (--or-cold-start) / refused / failed.
     pub status: &'static str,
     pub duration_ms: u64,
     pub preflight: Vec<CheckResult>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Newer checkpoints passed over, and why (unattended runs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
     /// none / retried / purged.
     pub gc_race: &'static str,
     pub stopped_first: bool,
@@ -603,6 +733,9 @@ pub struct Report {
     pub criu_stats: Option<RestoreStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthy_after_ms: Option<u64>,
+    /// Why the container was started fresh instead (--or-cold-start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cold_start_reason: Option<String>,
     /// containerd's copies of the checkpoint in /tmp, removed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cleaned: Vec<String>,
@@ -647,6 +780,7 @@ pub fn run(args: &RestoreArgs) -> Exit {
         name: args.name.clone(),
         yes: args.yes,
         interactive: term.interactive,
+        usable_only: args.or_cold_start,
     };
     let progress = Progress::start(
         &obs.host.term,
@@ -662,7 +796,7 @@ pub fn run(args: &RestoreArgs) -> Exit {
     progress.finish("done");
     let mut checks = harden(pre.checks);
     checks.extend(gates(&facts, &flags));
-    let name = chosen(&facts, &flags).map(|e| e.name.clone());
+    let name = chosen(&facts, &flags).map(|c| c.entry.name.clone());
     let mut report = Report {
         format_version: 1,
         container: args.container.clone(),
@@ -671,6 +805,11 @@ pub fn run(args: &RestoreArgs) -> Exit {
         duration_ms: 0,
         preflight: checks.clone(),
         warnings: Vec::new(),
+        skipped: skipped(&facts, &flags)
+            .into_iter()
+            .filter(|_| name.is_some())
+            .map(|(checkpoint, why)| Skipped { checkpoint, why })
+            .collect(),
         gc_race: "none",
         stopped_first: false,
         signal_sent: None,
@@ -678,6 +817,7 @@ pub fn run(args: &RestoreArgs) -> Exit {
         criu_stats: None,
         healthy_after_ms: None,
         cleaned: Vec::new(),
+        cold_start_reason: None,
         error: None,
         criu_log: None,
         diagnoses: Vec::new(),
@@ -689,7 +829,10 @@ pub fn run(args: &RestoreArgs) -> Exit {
                 "refused before docker was called, nothing was done:\n  {}",
                 why.join("\n  ")
             );
-            return finish(json, report, started);
+            if args.or_cold_start {
+                cold_start(&obs, &args.container, why.join("; "), &mut report);
+            }
+            return finish_run(args, &obs, report, started);
         }
         Verdict::Warn(w) => {
             report.warnings = w;
@@ -703,7 +846,7 @@ pub fn run(args: &RestoreArgs) -> Exit {
                 && !ui::ask_yes_no("Restore anyway (see the warnings)?", false)
             {
                 report.message = "cancelled by the operator; nothing was done".into();
-                return finish(json, report, started);
+                return finish_run(args, &obs, report, started);
             }
         }
         Verdict::Go => {}
@@ -716,7 +859,7 @@ pub fn run(args: &RestoreArgs) -> Exit {
         Err(e) => {
             report.status = "failed";
             report.message = e.clone();
-            return finish(json, report, started);
+            return finish_run(args, &obs, report, started);
         }
     };
     let signal = (!args.no_signal).then(|| args.signal.as_str().to_string());
@@ -731,7 +874,105 @@ pub fn run(args: &RestoreArgs) -> Exit {
         &crate::gc_race::RETRY[..usize::from(args.gc_retries)],
         &mut report,
     );
-    finish(json, report, started)
+    // The restore failed and left the container stopped: cold start.
+    if args.or_cold_start
+        && report.status == "failed"
+        && !api.inspect(&args.container).is_ok_and(|i| i.state.running)
+    {
+        let why = format!(
+            "the restore from {name} failed: {}",
+            first_line(&report.message)
+        );
+        cold_start(&obs, &args.container, why, &mut report);
+    }
+    finish_run(args, &obs, report, started)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
+}
+
+/// Unattended: no checkpoint could be restored, so start the container
+/// fresh (`docker start`), saying why. Never both, never neither: a
+/// container docker already runs is left as it is.
+fn cold_start(obs: &Observer, c: &str, why: String, report: &mut Report) {
+    report.cold_start_reason = Some(why.clone());
+    let api = match obs.api() {
+        Ok(a) => a,
+        Err(e) => {
+            report.status = "failed";
+            report.message = format!("could not cold start {c} either: {e}");
+            return;
+        }
+    };
+    match api.start(c, None) {
+        Ok(Started::Started) => {
+            report.status = "cold-started";
+            report.message = format!("cold-started {c} (docker start): {why}");
+        }
+        Ok(Started::AlreadyRunning) => {
+            report.status = "cold-started";
+            report.message = format!("{c} was already running (docker started it): {why}");
+        }
+        Err(e) => {
+            report.status = "failed";
+            report.message = format!("could not cold start {c} either ({why}): {e}");
+        }
+    }
+}
+
+/// Where an unattended run says what happened, for `dockpoint status`.
+pub const OUTCOMES: &str = "/var/lib/dockpoint/boot";
+
+/// The outcome of the last unattended restore of a container.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Outcome {
+    pub time: String,
+    pub status: String,
+    pub checkpoint: Option<String>,
+    pub message: String,
+    pub duration_ms: u64,
+}
+
+pub fn outcome_path(container: &str) -> String {
+    let safe: String = container
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{OUTCOMES}/{safe}.json")
+}
+
+fn finish_run(args: &RestoreArgs, obs: &Observer, mut report: Report, started: Instant) -> Exit {
+    if args.or_cold_start {
+        let o = Outcome {
+            time: jiff::Timestamp::now().to_string(),
+            status: report.status.to_string(),
+            checkpoint: (report.status == "restored")
+                .then(|| report.checkpoint.clone())
+                .flatten(),
+            message: report.message.clone(),
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+        let text = serde_json::to_vec_pretty(&o).expect("an outcome serialises");
+        if let Err(e) = crate::fsio::write_file(
+            &obs.host,
+            &outcome_path(&args.container),
+            None,
+            &text,
+            &|_, _| Ok(()),
+        ) {
+            report
+                .warnings
+                .push(format!("the outcome could not be recorded: {e:#}"));
+        }
+    }
+    finish(args.format == Format::Json, report, started)
 }
 
 /// Apply: stop if running, restore (the GC race retried, then purged),
@@ -1055,7 +1296,7 @@ fn probe(h: &HealthUrl, timeout: Duration) -> Result<u16, String> {
 
 fn finish(json: bool, mut report: Report, started: Instant) -> Exit {
     report.duration_ms = started.elapsed().as_millis() as u64;
-    let exit = if report.status == "restored" {
+    let exit = if matches!(report.status, "restored" | "cold-started") {
         Exit::Ok
     } else {
         Exit::Failed
@@ -1085,7 +1326,14 @@ fn print_human(r: &Report) {
             }
         }
     }
-    let sym = if r.status == "restored" { "✓" } else { "✗" };
+    let sym = match r.status {
+        "restored" => "✓",
+        "cold-started" => "!",
+        _ => "✗",
+    };
+    for k in &r.skipped {
+        ui::println(&format!("  skipped {}: {}", k.checkpoint, k.why));
+    }
     ui::println(&format!("{sym} {}", r.message));
     if let Some(p) = &r.proof {
         ui::println(&format!("    proof: {p}"));
@@ -1125,6 +1373,7 @@ mod tests {
         serde_json::from_value(serde_json::json!({
             "Id": "abc123",
             "Name": "/bela",
+            "Image": "sha256:5d0da3dc",
             "State": {"Status": if running {"running"} else {"exited"}, "Running": running, "Pid": if running {42} else {0},
                       "StartedAt": "2026-11-26T10:00:00Z", "FinishedAt": "0001-01-01T00:00:00Z"},
             "HostConfig": {"AutoRemove": false, "RestartPolicy": {"Name": "no"}, "NetworkMode": "host"},
@@ -1149,14 +1398,29 @@ mod tests {
         }
     }
 
+    fn cand(name: &str, mtime: i64, files: Result<Vec<FileNow>, String>) -> Candidate {
+        Candidate {
+            entry: entry(name, mtime),
+            dir: format!("/var/lib/docker/containers/abc123/checkpoints/{name}"),
+            record: None,
+            files,
+            cpu: None,
+        }
+    }
+
+    /// Two checkpoints, cp2 (newest) with these files, cp1 with none.
     fn facts(files: Vec<FileNow>, running: bool) -> Facts {
+        with_files(Ok(files), running)
+    }
+
+    fn with_files(files: Result<Vec<FileNow>, String>, running: bool) -> Facts {
         Facts {
             container: "bela".into(),
             inspect: Ok(inspect(running)),
-            checkpoints: Ok(vec![entry("cp2", 20), entry("cp1", 10)]),
-            dir: None,
-            record: None,
-            files: Ok(files),
+            checkpoints: Ok(vec![
+                cand("cp2", 20, files),
+                cand("cp1", 10, Ok(Vec::new())),
+            ]),
             kernel: Some("6.18.0".into()),
             criu: Some("4.2.1".into()),
         }
@@ -1167,6 +1431,7 @@ mod tests {
             name: name.map(str::to_owned),
             yes,
             interactive: false,
+            usable_only: false,
         }
     }
 
@@ -1186,8 +1451,11 @@ mod tests {
     #[test]
     fn the_newest_checkpoint_is_the_default_and_a_missing_one_is_refused_with_the_list() {
         let f = facts(Vec::new(), false);
-        assert_eq!(chosen(&f, &flags(None, false)).unwrap().name, "cp2");
-        assert_eq!(chosen(&f, &flags(Some("cp1"), false)).unwrap().name, "cp1");
+        assert_eq!(chosen(&f, &flags(None, false)).unwrap().entry.name, "cp2");
+        assert_eq!(
+            chosen(&f, &flags(Some("cp1"), false)).unwrap().entry.name,
+            "cp1"
+        );
         let g = gates(&f, &flags(Some("cp9"), false));
         let c = g.iter().find(|c| c.id == "restore.checkpoint").unwrap();
         assert_eq!(c.status, Status::Fail);
@@ -1242,13 +1510,48 @@ mod tests {
             status_of(&gates(&unknown, &flags(None, false)), "restore.open-files"),
             Some(Status::Warn)
         );
-        let unread = Facts {
-            files: Err("files.img is missing".into()),
-            ..facts(Vec::new(), false)
-        };
+        let unread = with_files(Err("files.img is missing".into()), false);
         assert_eq!(
             status_of(&gates(&unread, &flags(None, false)), "restore.open-files"),
             Some(Status::Warn)
+        );
+    }
+
+    #[test]
+    fn unattended_the_newest_usable_checkpoint_is_chosen_and_the_others_say_why() {
+        let f = facts(vec![file("/data/journal", 1000, Now::Size(1500))], false);
+        let at_boot = Flags {
+            usable_only: true,
+            ..flags(None, true)
+        };
+        assert_eq!(chosen(&f, &at_boot).unwrap().entry.name, "cp1");
+        let sk = skipped(&f, &at_boot);
+        assert_eq!(sk.len(), 1);
+        assert_eq!(sk[0].0, "cp2");
+        assert!(
+            sk[0].1.contains("restore.open-files") && sk[0].1.contains("/data/journal"),
+            "{}",
+            sk[0].1
+        );
+        // By hand, the newest is still the default (and refused).
+        assert_eq!(chosen(&f, &flags(None, false)).unwrap().entry.name, "cp2");
+        // None usable: refused, each with its reason.
+        let mut none = f.clone();
+        if let Ok(list) = &mut none.checkpoints {
+            list.truncate(1);
+        }
+        let g = gates(&none, &at_boot);
+        let c = g.iter().find(|c| c.id == "restore.checkpoint").unwrap();
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.message.contains("none of the checkpoints"),
+            "{}",
+            c.message
+        );
+        assert!(
+            c.details[0].starts_with("cp2: restore.open-files"),
+            "{:?}",
+            c.details
         );
     }
 
@@ -1281,7 +1584,7 @@ mod tests {
     }
 
     #[test]
-    fn an_older_criu_refuses_a_newer_one_or_another_kernel_warns() {
+    fn an_older_criu_another_kernel_cpu_or_image_refuse_a_newer_criu_warns() {
         let record = |kernel: &str, criu: &str| Record {
             format_version: 1,
             container_id: "abc123".into(),
@@ -1294,16 +1597,34 @@ mod tests {
             leave_running: false,
             open_files: Vec::new(),
             size_bytes: None,
+            image: Some("sha256:5d0da3dc".into()),
+            containerd: None,
+            runc: None,
+            cpuinfo: None,
         };
-        let with = |r: Record| Facts {
-            record: Some(r),
-            ..facts(Vec::new(), false)
+        let with = |r: Record| {
+            let mut f = facts(Vec::new(), false);
+            if let Ok(list) = &mut f.checkpoints {
+                list[0].record = Some(r);
+            }
+            f
         };
         let g = |f: &Facts| status_of(&gates(f, &flags(None, false)), "restore.made-with");
         assert_eq!(g(&with(record("6.18.0", "4.2.1"))), Some(Status::Pass));
         assert_eq!(g(&with(record("6.18.0", "4.2.2"))), Some(Status::Fail));
         assert_eq!(g(&with(record("6.18.0", "4.1.1"))), Some(Status::Warn));
-        assert_eq!(g(&with(record("6.12.0", "4.2.1"))), Some(Status::Warn));
+        assert_eq!(g(&with(record("6.12.0", "4.2.1"))), Some(Status::Fail));
+        let mut other_image = record("6.18.0", "4.2.1");
+        other_image.image = Some("sha256:0ther".into());
+        assert_eq!(g(&with(other_image)), Some(Status::Fail));
+        let mut cpu = with(record("6.18.0", "4.2.1"));
+        if let Ok(list) = &mut cpu.checkpoints {
+            list[0].cpu = Some(Err("CPU features mismatch".into()));
+        }
+        let gs = gates(&cpu, &flags(None, false));
+        let m = gs.iter().find(|c| c.id == "restore.made-with").unwrap();
+        assert_eq!(m.status, Status::Fail);
+        assert!(m.message.contains("CPU features mismatch"), "{}", m.message);
         assert_eq!(g(&facts(Vec::new(), false)), Some(Status::Pass));
     }
 
@@ -1508,6 +1829,7 @@ mod tests {
                 duration_ms: 0,
                 preflight: Vec::new(),
                 warnings: Vec::new(),
+                skipped: Vec::new(),
                 gc_race: "none",
                 stopped_first: false,
                 signal_sent: None,
@@ -1515,6 +1837,7 @@ mod tests {
                 criu_stats: None,
                 healthy_after_ms: None,
                 cleaned: Vec::new(),
+                cold_start_reason: None,
                 error: None,
                 criu_log: None,
                 diagnoses: Vec::new(),

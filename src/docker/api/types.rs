@@ -176,6 +176,9 @@ pub struct ContainerInspect {
     pub config: ContainerConfig,
     #[serde(default, deserialize_with = "null_default")]
     pub mounts: Vec<Mount>,
+    /// The image it runs (`sha256:...`).
+    #[serde(default)]
+    pub image: String,
     /// Where the container's own files are (overlay2: `UpperDir`,
     /// `LowerDir`), read while it is stopped.
     #[serde(default, deserialize_with = "null_default")]
