@@ -347,7 +347,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
             };
             let path = format!("{RECORDS}/{id}/{name}.json");
             let text = serde_json::to_vec_pretty(&record).expect("a record serialises");
-            match crate::fsio::write_file(&obs.host, &path, None, &text, &|_, _| Ok(())) {
+            match crate::fsio::write_state(&obs.host, &path, &text) {
                 Ok(_) => report.record = Some(path),
                 Err(e) => report.warnings.push(format!(
                     "the checkpoint's record could not be written: {e:#}"
@@ -507,7 +507,7 @@ fn keep_log(host: &Host, path: &str, container: &str, name: &str) -> Result<Stri
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     let dest = format!("/var/log/dockpoint/{safe}-{name}-{base}");
-    crate::fsio::write_file(host, &dest, None, &bytes, &|_, _| Ok(()))
+    crate::fsio::write_state(host, &dest, &bytes)
         .map(|_| dest)
         .map_err(|e| format!("the CRIU log could not be kept: {e:#}"))
 }

@@ -389,6 +389,35 @@ pub fn restore(host: &Host, abs: &str, ours: &[u8], old: Option<&[u8]>) -> Resul
     }
 }
 
+/// Write a file dockpoint itself owns (a checkpoint's record, an outcome, a
+/// kept CRIU log): a temp file in the same directory, fsynced, renamed over
+/// whatever was there. No backup: nobody else edits these.
+pub fn write_state(host: &Host, abs: &str, new: &[u8]) -> Result<()> {
+    let target = host.fs.target(abs, true)?;
+    let shown = host.fs.display(&target.host_path);
+    let dir = target.dir.as_fd();
+    let name_s = target.name.to_string_lossy().into_owned();
+    let tmp = format!(".{name_s}{TMP_MARK}{}", random_suffix());
+    let r = (|| -> Result<()> {
+        let mut f = create_excl(dir, &tmp, 0o644)
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("cannot create a temp file next to {shown}"))?;
+        f.write_all(new)
+            .with_context(|| format!("cannot write {shown} (temp file {tmp})"))?;
+        f.sync_all()
+            .with_context(|| format!("cannot fsync {shown}"))?;
+        drop(f);
+        nix::fcntl::renameat(dir, tmp.as_str(), dir, target.name.as_os_str())
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("cannot rename the temp file onto {shown}"))?;
+        Ok(())
+    })();
+    if r.is_err() {
+        unlink(dir, &tmp);
+    }
+    r
+}
+
 /// Remove a directory and everything in it (at most `MAX_TREE_DEPTH` deep),
 /// through the door, never following a link. The bytes freed (allocated
 /// blocks).
@@ -683,6 +712,26 @@ mod tree_tests {
     use super::*;
     use crate::host::Term;
     use crate::runner::RecordingRunner;
+
+    #[test]
+    fn state_files_are_replaced_whole_without_a_backup() {
+        let root = tempfile::tempdir().unwrap();
+        let host = Host::new(
+            Some(root.path().to_path_buf()),
+            Box::new(RecordingRunner::default()),
+            Term::plain(),
+        )
+        .unwrap();
+        write_state(&host, "/var/lib/dockpoint/boot/bela.json", b"one").unwrap();
+        write_state(&host, "/var/lib/dockpoint/boot/bela.json", b"two").unwrap();
+        let dir = root.path().join("var/lib/dockpoint/boot");
+        assert_eq!(std::fs::read(dir.join("bela.json")).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "no temp or backup left: {names:?}");
+    }
 
     /// Under --root: the tree goes, a link in it is removed (not followed),
     /// and what it pointed at, outside the tree, stays.

@@ -29,4 +29,5 @@ pub mod runc_conf;
 pub mod runner;
 pub mod setup;
 pub mod ui;
+pub mod units;
 pub mod watch;

@@ -960,13 +960,7 @@ fn finish_run(args: &RestoreArgs, obs: &Observer, mut report: Report, started: I
             duration_ms: started.elapsed().as_millis() as u64,
         };
         let text = serde_json::to_vec_pretty(&o).expect("an outcome serialises");
-        if let Err(e) = crate::fsio::write_file(
-            &obs.host,
-            &outcome_path(&args.container),
-            None,
-            &text,
-            &|_, _| Ok(()),
-        ) {
+        if let Err(e) = crate::fsio::write_state(&obs.host, &outcome_path(&args.container), &text) {
             report
                 .warnings
                 .push(format!("the outcome could not be recorded: {e:#}"));
@@ -1205,7 +1199,7 @@ fn keep(host: &Host, text: &str, c: &str, name: &str, base: &str) -> Result<Stri
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     let dest = format!("/var/log/dockpoint/{safe}-{name}-{base}");
-    crate::fsio::write_file(host, &dest, None, text.as_bytes(), &|_, _| Ok(()))
+    crate::fsio::write_state(host, &dest, text.as_bytes())
         .map(|_| dest)
         .map_err(|e| format!("the CRIU log could not be kept: {e:#}"))
 }
