@@ -205,6 +205,13 @@ pub fn run(args: &CheckpointArgs) -> Exit {
             return Exit::Failed;
         }
     };
+    if args.only_at_shutdown && !shutting_down(&host) {
+        ui::eline(&format!(
+            "dockpoint checkpoint {}: the host is not shutting down: no checkpoint (this is the shutdown unit's stop action)",
+            args.container
+        ));
+        return Exit::Ok;
+    }
     let started = Instant::now();
     let obs = Arc::new(Observer::new(host, Duration::from_secs(30)));
     let sel = Selection {
@@ -466,6 +473,13 @@ fn create(
             Err(e)
         }
     }
+}
+
+/// systemd says the system is going down (`systemctl is-system-running`
+/// answers `stopping`).
+fn shutting_down(host: &Host) -> bool {
+    host.run(&crate::host::Cmd::new("systemctl", &["is-system-running"]))
+        .is_ok_and(|o| o.stdout.trim() == "stopping")
 }
 
 /// A component's version in docker's `/version` (containerd, runc).

@@ -58,6 +58,71 @@ pub enum Command {
     /// List a container's checkpoints (name, time, size), or prune all but the newest
     #[command(after_help = CHECKPOINTS_EXIT_CODES)]
     Checkpoints(CheckpointsArgs),
+    /// Bring a container back at boot from its newest usable checkpoint (systemd units)
+    #[command(after_help = ENABLE_EXIT_CODES)]
+    Enable(EnableArgs),
+    /// Remove the units of enable (the checkpoints stay)
+    #[command(after_help = ENABLE_EXIT_CODES)]
+    Disable(DisableArgs),
+    /// The enabled containers: units, checkpoints (restorable here or why not), last boot
+    #[command(after_help = STATUS_EXIT_CODES)]
+    Status(StatusArgs),
+}
+
+const ENABLE_EXIT_CODES: &str = "\
+Exit codes:
+  0  done (or, without systemd, the equivalent to set up by hand printed)
+  1  refused (nothing was changed: the reason and the fix are printed),
+     cancelled, or a step failed; or the report could not be written to
+     stdout
+  2  usage error: bad flags, not root";
+
+const STATUS_EXIT_CODES: &str = "\
+Exit codes:
+  0  listed
+  1  something could not be read; or the report could not be written to
+     stdout
+  2  usage error: bad flags";
+
+#[derive(Args, Debug)]
+pub struct EnableArgs {
+    /// The container (name or id)
+    pub container: String,
+    /// Also refresh the checkpoint on this schedule (a systemd span: 15min,
+    /// 1h), left running, keeping the newest --keep
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_every)]
+    pub every: Option<String>,
+    /// How many scheduled checkpoints to keep
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub keep: u32,
+    /// Also checkpoint the container at shutdown, before docker stops
+    #[arg(long)]
+    pub on_shutdown: bool,
+    /// Go ahead without asking (and set a restart policy that would start
+    /// the container fresh at boot to `no`)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Output format: human, or one JSON object on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct DisableArgs {
+    /// The container (name or id)
+    pub container: String,
+    /// Output format: human, or one JSON object on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// One container (default: every container dockpoint enable set up)
+    pub container: Option<String>,
+    /// Output format: human, or one JSON object on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 const RESTORE_EXIT_CODES: &str = "\
@@ -198,6 +263,10 @@ pub struct CheckpointArgs {
     /// Output format: human, or one JSON object on stdout
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Checkpoint only when the host is shutting down (systemd's state is
+    /// `stopping`); otherwise do nothing (the shutdown unit's stop action)
+    #[arg(long, hide = true)]
+    pub only_at_shutdown: bool,
     /// Bound on docker's checkpoint call, in seconds (a big container takes long)
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub timeout: u64,

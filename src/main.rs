@@ -10,6 +10,9 @@ fn main() {
         Command::Checkpoint(args) => dockpoint::checkpoint::run(args),
         Command::Restore(args) => dockpoint::restore::run(args),
         Command::Checkpoints(args) => dockpoint::checkpoints::run(args),
+        Command::Enable(args) => dockpoint::enable::run_enable(args),
+        Command::Disable(args) => dockpoint::enable::run_disable(args),
+        Command::Status(args) => dockpoint::status::run(args),
     };
     std::process::exit(exit.code());
 }

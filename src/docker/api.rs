@@ -542,6 +542,16 @@ impl Api {
         })
     }
 
+    /// `POST /containers/{id}/update` with a restart policy (`docker update
+    /// --restart NAME`).
+    pub fn set_restart_policy(&self, container: &str, name: &str) -> Result<(), ApiError> {
+        let body = serde_json::to_vec(&serde_json::json!({"RestartPolicy": {"Name": name}}))
+            .expect("a restart policy serialises");
+        let target = format!("/containers/{}/update", seg(container));
+        self.call_ok("POST", &target, Some(&body), self.timeout, false)?;
+        Ok(())
+    }
+
     /// `POST /containers/{id}/pause`: freeze every process of the container
     /// (the cgroup freezer); nothing of it runs until unpaused or killed.
     pub fn pause(&self, container: &str) -> Result<(), ApiError> {

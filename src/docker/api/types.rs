@@ -259,6 +259,18 @@ impl From<String> for RestartPolicyName {
     }
 }
 
+impl fmt::Display for RestartPolicyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::No => f.write_str("no"),
+            Self::Always => f.write_str("always"),
+            Self::UnlessStopped => f.write_str("unless-stopped"),
+            Self::OnFailure => f.write_str("on-failure"),
+            Self::Other(s) => f.write_str(s),
+        }
+    }
+}
+
 impl RestartPolicyName {
     pub fn as_str(&self) -> &str {
         match self {
