@@ -53,6 +53,8 @@ pub enum Change {
     NoRestartPolicy { from: String },
     /// A command (systemctl).
     Run { argv: Vec<String> },
+    /// Remove a drop-in directory dockpoint wrote.
+    Remove { path: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -381,6 +383,7 @@ fn describe(c: &Change) -> String {
             "docker update --restart no (now `{from}`: docker would start it fresh at boot, racing the restore)"
         ),
         Change::Run { argv } => argv.join(" "),
+        Change::Remove { path } => format!("remove {path}"),
     }
 }
 
@@ -402,6 +405,7 @@ fn apply_one(obs: &Observer, container: &str, c: &Change) -> Result<(), String> 
                 Err(e) => Err(format!("{}: {e:#}", argv.join(" "))),
             }
         }
+        Change::Remove { path } => remove_dropins(&obs.host, path),
     }
 }
 
@@ -451,41 +455,37 @@ pub fn run_disable(args: &DisableArgs) -> Exit {
         );
         return finish(json, report);
     }
+    // Each instance whose template is installed is disabled and stopped: a
+    // shutdown unit left active would still checkpoint at the next
+    // shutdown (its stop action does nothing now: it checkpoints only when
+    // systemd is stopping).
     let mut changes = Vec::new();
-    let run = |a: &[&str]| Change::Run {
-        argv: a.iter().map(|s| s.to_string()).collect(),
-    };
-    // The timer stops now; the others are only disabled (stopping the
-    // shutdown unit would run its stop action; it only checkpoints at a
-    // real shutdown anyway).
-    changes.push(run(&[
-        "systemctl",
-        "disable",
-        "--now",
-        &units::instance(&TIMER, &esc),
-    ]));
-    changes.push(run(&[
-        "systemctl",
-        "disable",
-        &units::instance(&RESTORE, &esc),
-        &units::instance(&SHUTDOWN, &esc),
-    ]));
-    for t in [&TIMER, &CHECKPOINT] {
-        changes.push(Change::Write {
-            path: units::dropin_dir(t, &esc),
-            content: String::new(),
-        });
+    let instances: Vec<String> = [&TIMER, &RESTORE, &SHUTDOWN]
+        .iter()
+        .filter(|t| obs.host.fs.is_file(&format!("{UNIT_DIR}/{}", t.file)))
+        .map(|t| units::instance(t, &esc))
+        .collect();
+    if !instances.is_empty() {
+        let mut argv: Vec<String> = ["systemctl", "disable", "--now"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        argv.extend(instances);
+        changes.push(Change::Run { argv });
     }
-    for (i, ch) in changes.iter().enumerate() {
+    for t in [&TIMER, &CHECKPOINT] {
+        let dir = units::dropin_dir(t, &esc);
+        if obs.host.fs.is_dir(&dir) {
+            changes.push(Change::Remove { path: dir });
+        }
+    }
+    for ch in &changes {
         let r = match ch {
-            Change::Write { path, .. } => remove_dropins(&obs.host, path),
+            Change::Remove { path } => remove_dropins(&obs.host, path),
             _ => apply_one(&obs, c, ch),
         };
         if let Err(e) = r {
-            // A unit that was never enabled is not an error.
-            if i > 1 || !e.contains("not loaded") {
-                report.errors.push(e);
-            }
+            report.errors.push(e);
         }
     }
     // The templates go when no container uses them any more.
@@ -616,6 +616,7 @@ mod tests {
                     Change::Write { path, .. } => format!("write {path}"),
                     Change::Run { argv } => argv.join(" "),
                     Change::NoRestartPolicy { from } => format!("restart {from} -> no"),
+                    Change::Remove { path } => format!("remove {path}"),
                 })
                 .collect(),
             other => panic!("not a go: {other:?}"),
