@@ -113,6 +113,10 @@ pub fn run(args: &CheckpointsArgs) -> Exit {
                     if let Ok(Some(b)) = obs.host.fs.read(&record, 1 << 20) {
                         let _ = crate::fsio::restore(&obs.host, &record, &b, None);
                     }
+                    let cpu = crate::restore::cpuinfo_dir(&id, &name);
+                    if obs.host.fs.is_dir(&cpu) {
+                        let _ = crate::fsio::remove_tree(&obs.host, &cpu);
+                    }
                     pruned.push(name);
                 }
                 Err(e) => errors.push(format!("cannot remove checkpoint {name}: {e}")),
