@@ -1,0 +1,48 @@
+# Restore at boot (dockpoint enable/disable/status) on the systemd-booted
+# Debian 13 host with CRIU 4.2.1. Sourced by run.sh.
+
+# The checkpoint timer: never more than --keep checkpoints, never zero, each
+# restorable here; disable removes every unit file and leaves the policy.
+case_d13_enable() {
+    boot trixie-systemd trixie systemd
+    criu_repo_serve
+    local rc j=$E2E_WORK/$CASE
+    rc=$(dockpoint_json "$j-setup.json" --criu-source obs --criu-base "$CRIU_REPO_URL")
+    expect_eq "$rc" 0 "setup exit code"
+    busybox_image
+    hx docker run -d --restart always --name app1 -v /srv/app1:/data e2e/busybox sh -c \
+        'trap "echo \$n >> /data/hups" HUP; n=0; while :; do n=$((n+1)); echo $n > /data/n; sleep 0.2; done' >/dev/null
+    local units_before; units_before=$(hx sh -c 'find /etc/systemd/system | sort | md5sum')
+    # No terminal, no --yes: the restart policy refuses, nothing written.
+    rc=$(hx_rc dockpoint enable app1 --every 30s --keep 2)
+    expect_eq "$rc" 1 "enable without consent to the restart policy"
+    expect_eq "$(hx sh -c 'find /etc/systemd/system | sort | md5sum')" "$units_before" "units after the refusal"
+    expect_eq "$(hx docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' app1)" always "policy after the refusal"
+    rc=$(hx_rc dockpoint enable app1 --every 30s --keep 2 --on-shutdown --yes)
+    expect_eq "$rc" 0 "enable"
+    expect_eq "$(hx docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' app1)" no "policy after enable --yes"
+    expect_eq "$(hx systemctl is-enabled dockpoint-restore@app1.service)" enabled "the boot unit"
+    expect_eq "$(hx systemctl is-active dockpoint-checkpoint@app1.timer)" active "the timer"
+    expect_eq "$(hx systemctl is-active dockpoint-shutdown@app1.service)" active "the shutdown unit"
+    # A second enable writes nothing.
+    local units_once; units_once=$(hx sh -c 'find /etc/systemd/system -type f | sort | xargs md5sum | md5sum')
+    hx dockpoint enable app1 --every 30s --keep 2 --on-shutdown --yes >/dev/null 2>&1
+    expect_eq "$(hx sh -c 'find /etc/systemd/system -type f | sort | xargs md5sum | md5sum')" "$units_once" "units after a second enable"
+    # Three runs of the timer: after each, 1..2 checkpoints, all restorable.
+    local k n s
+    for k in 1 2 3; do
+        wait_for "checkpoint timer run $k" 90 sh -c "[ \$(journalctl -u dockpoint-checkpoint@app1.service -o cat | grep -c 'Deactivated successfully') -ge $k ]"
+        hx dockpoint status app1 --format json > "$j-status$k.json"
+        n=$(/usr/bin/python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["containers"][0]["checkpoints"]))' "$j-status$k.json")
+        [ "$n" -ge 1 ] && [ "$n" -le 2 ] || fail "after timer run $k: $n checkpoints (want 1..2)"
+        s=$(/usr/bin/python3 -c 'import json,sys; print(" ".join(str(c["restorable"]) for c in json.load(open(sys.argv[1]))["containers"][0]["checkpoints"]))' "$j-status$k.json")
+        expect_not_in "$s" False "restorable after timer run $k"
+    done
+    hx dockpoint status app1 > "$CAPTURE/d13-status.txt" 2>&1 || true
+    # disable: every unit file dockpoint wrote is gone, the policy stays.
+    rc=$(hx_rc dockpoint disable app1)
+    expect_eq "$rc" 0 "disable"
+    expect_eq "$(hx sh -c 'find /etc/systemd/system | grep -c dockpoint' || true)" 0 "dockpoint files in /etc/systemd/system"
+    expect_eq "$(hx docker inspect -f '{{.HostConfig.RestartPolicy.Name}} {{.State.Running}}' app1)" "no true" "the container after disable"
+}
+ALL_CASES+=(d13_enable)
