@@ -157,20 +157,18 @@ pub struct Report {
     pub status: &'static str,
     pub duration_ms: u64,
     pub preflight: Vec<CheckResult>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
+    /// Dumps made again because the container wrote while a dump thawed it.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub redumped: u32,
     /// CRIU's own statistics of the dump (podman's --print-stats).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub criu_stats: Option<crate::criu_image::DumpStats>,
     /// none / retried / purged.
     pub gc_race: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub criu_log: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnoses: Vec<crate::explain::Diagnosis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
@@ -235,6 +233,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
         warnings: Vec::new(),
         size_bytes: None,
         criu_stats: None,
+        redumped: 0,
         gc_race: "none",
         error: None,
         criu_log: None,
@@ -257,10 +256,15 @@ pub fn run(args: &CheckpointArgs) -> Exit {
                     ui::eline(&format!("warning: {w}"));
                 }
             }
-            if term.interactive
-                && !args.yes
-                && !ui::ask_yes_no("Checkpoint anyway (see the warnings)?", false)
-            {
+            // Nobody to ask and nobody said yes: the warnings stop it.
+            if !args.yes && !term.interactive {
+                report.message = format!(
+                    "refused: the preflight warns, and without a terminal only --yes goes ahead; nothing was done:\n  {}",
+                    report.warnings.join("\n  ")
+                );
+                return finish(json, report, started);
+            }
+            if !args.yes && !ui::ask_yes_no("Checkpoint anyway (see the warnings)?", false) {
                 report.message = "cancelled by the operator; nothing was done".into();
                 return finish(json, report, started);
             }
@@ -295,6 +299,38 @@ pub fn run(args: &CheckpointArgs) -> Exit {
             facts.inspect.as_ref().map(|i| i.id.as_str()).unwrap_or("-")
         )
     );
+    // Every file the dump recorded a size for still has it (read while the
+    // container is paused).
+    let verify = || -> Result<(), String> {
+        let Ok(i) = &facts.inspect else {
+            return Ok(());
+        };
+        let root = obs.docker_root();
+        let dir = format!(
+            "{}/containers/{}/checkpoints/{name}",
+            root.trim_end_matches('/'),
+            i.id
+        );
+        let Ok(Some(img)) = obs.host.fs.read(&format!("{dir}/files.img"), 256 << 20) else {
+            return Ok(());
+        };
+        let files = crate::criu_image::reg_files(&img).map_err(|e| format!("{e:#}"))?;
+        let changed: Vec<String> = crate::restore::files_now(&obs.host, &files, i, &root)
+            .into_iter()
+            .filter_map(|f| match f.now {
+                crate::restore::Now::Size(n) if n != f.expect => Some(format!(
+                    "{}: {n} bytes, the dump expects {}",
+                    f.name, f.expect
+                )),
+                _ => None,
+            })
+            .collect();
+        if changed.is_empty() {
+            Ok(())
+        } else {
+            Err(changed.join("; "))
+        }
+    };
     let result = create(
         &obs.host,
         &api,
@@ -304,6 +340,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
         &progress,
         &crate::gc_race::RETRY,
         &stats_path,
+        &verify,
         &mut report,
     );
     match result {
@@ -374,6 +411,12 @@ pub fn run(args: &CheckpointArgs) -> Exit {
                 },
                 if args.leave_running {
                     "; the container keeps running"
+                } else if report
+                    .warnings
+                    .iter()
+                    .any(|w| w.starts_with("container.network"))
+                {
+                    "; the container is stopped, and this docker cannot restore it (container.network): cold start it with docker start"
                 } else {
                     "; the container is stopped: restore it with dockpoint restore (or docker start --checkpoint)"
                 }
@@ -429,51 +472,95 @@ fn create(
     progress: &crate::progress::Progress,
     retry: &[Duration],
     stats_path: &str,
+    verify: &dyn Fn() -> Result<(), String>,
     report: &mut Report,
 ) -> Result<(), ApiError> {
     if stop {
         progress.phase("pausing the container");
         api.pause(container)?;
     }
-    progress.phase("dumping (CRIU)");
-    // CRIU's statistics are written into a work directory containerd
-    // removes right after: held open from the moment they appear.
-    let passage = crate::gc_race::through(host, progress, retry, || {
-        crate::watch::during(host, &[stats_path.to_string()], || {
-            api.create_checkpoint(container, name, false)
-        })
-    });
-    report.criu_stats = passage
-        .extra
-        .into_iter()
-        .flatten()
-        .next()
-        .and_then(|b| crate::criu_image::dump_stats(&b).ok().flatten());
-    report.gc_race = passage.path;
-    report.warnings.extend(passage.warnings);
-    if !stop {
-        return passage.result;
-    }
-    match passage.result {
-        Ok(()) => {
-            progress.phase("stopping the paused container (SIGKILL: it ends as dumped)");
-            if let Err(e) = api.kill(container, "SIGKILL") {
-                report.warnings.push(format!(
-                    "the checkpoint was made, but the paused container could not be stopped: {e}; it is still paused: docker kill {container} (or docker unpause {container} to let it run on)"
-                ));
-            }
-            Ok(())
+    // A dump that leaves the container running thaws it for a moment
+    // before it is frozen again (CRIU restores the freezer's state): a
+    // process may write in that moment, and a file CRIU recorded would no
+    // longer have the size it expects. Checked while still paused; such a
+    // dump is deleted and made again.
+    for attempt in 0..MAX_DUMPS {
+        progress.phase("dumping (CRIU)");
+        // CRIU's statistics are written into a work directory containerd
+        // removes right after: held open from the moment they appear.
+        let passage = crate::gc_race::through(host, progress, retry, || {
+            crate::watch::during(host, &[stats_path.to_string()], || {
+                api.create_checkpoint(container, name, false)
+            })
+        });
+        report.criu_stats = passage
+            .extra
+            .into_iter()
+            .flatten()
+            .next()
+            .and_then(|b| crate::criu_image::dump_stats(&b).ok().flatten());
+        if passage.path != "none" || report.gc_race == "none" {
+            report.gc_race = passage.path;
         }
-        Err(e) => {
+        report.warnings.extend(passage.warnings);
+        if !stop {
+            return passage.result;
+        }
+        if let Err(e) = passage.result {
             if let Err(e2) = api.unpause(container) {
                 report.warnings.push(format!(
                     "the container could not be unpaused after the failed checkpoint: {e2}; run docker unpause {container}"
                 ));
             }
-            Err(e)
+            return Err(e);
+        }
+        match verify() {
+            Ok(()) => break,
+            Err(why) if attempt + 1 < MAX_DUMPS => {
+                progress.phase(&format!(
+                    "the container wrote while the dump thawed it ({why}): dumping again"
+                ));
+                report.redumped += 1;
+                if let Err(e) = api.delete_checkpoint(container, name) {
+                    report.warnings.push(format!(
+                        "the dump that no longer matches its files could not be deleted: {e}"
+                    ));
+                    break;
+                }
+            }
+            Err(why) => {
+                // Unrestorable: do not stop the container for it.
+                let _ = api.delete_checkpoint(container, name);
+                if let Err(e2) = api.unpause(container) {
+                    report.warnings.push(format!(
+                        "the container could not be unpaused: {e2}; run docker unpause {container}"
+                    ));
+                }
+                return Err(ApiError::Status {
+                    what: format!("checkpoint {container}"),
+                    status: 500,
+                    message: format!(
+                        "{MAX_DUMPS} dumps in a row did not match the container's files ({why}): the application writes while CRIU thaws it; the container runs on, nothing was kept"
+                    ),
+                });
+            }
         }
     }
+    progress.phase("stopping the paused container (SIGKILL: it ends as dumped)");
+    if let Err(e) = api.kill(container, "SIGKILL") {
+        report.warnings.push(format!(
+            "the checkpoint was made, but the paused container could not be stopped: {e}; it is still paused: docker kill {container} (or docker unpause {container} to let it run on)"
+        ));
+    }
+    Ok(())
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// How many dumps are tried when the container writes in a dump's thaw.
+pub const MAX_DUMPS: usize = 3;
 
 /// systemd says the system is going down (`systemctl is-system-running`
 /// answers `stopping`).
@@ -654,11 +741,20 @@ mod tests {
         stop: bool,
         replies: Vec<crate::fake_engine::Reply>,
     ) -> (Result<(), ApiError>, Report, Vec<String>) {
+        run_create_verified(stop, replies, &|| Ok(()))
+    }
+
+    fn run_create_verified(
+        stop: bool,
+        replies: Vec<crate::fake_engine::Reply>,
+        verify: &dyn Fn() -> Result<(), String>,
+    ) -> (Result<(), ApiError>, Report, Vec<String>) {
         use crate::fake_engine::{FakeEngine, Reply};
         let engine = FakeEngine::start();
         for r in ["pause", "unpause", "kill?signal=SIGKILL"] {
             engine.set(&format!("POST /containers/bela/{r}"), Reply::empty(204));
         }
+        engine.set("DELETE /containers/bela/checkpoints/cp1", Reply::empty(204));
         engine.script("POST /containers/bela/checkpoints", replies);
         let dir = tempfile::tempdir().unwrap();
         let host = Host {
@@ -677,6 +773,7 @@ mod tests {
             warnings: Vec::new(),
             size_bytes: None,
             criu_stats: None,
+            redumped: 0,
             gc_race: "none",
             error: None,
             criu_log: None,
@@ -694,6 +791,7 @@ mod tests {
             &progress,
             &[Duration::ZERO; 3],
             "/nowhere/stats-dump",
+            verify,
             &mut report,
         );
         let calls = engine
@@ -706,7 +804,7 @@ mod tests {
                     .unwrap_or_default();
                 format!("{}{exit}", q.line().replace("/v1.45", ""))
             })
-            .filter(|l| l.starts_with("POST"))
+            .filter(|l| l.starts_with("POST") || l.starts_with("DELETE"))
             .collect();
         (r, report, calls)
     }
@@ -747,6 +845,42 @@ mod tests {
                 "POST /containers/bela/unpause",
             ]
         );
+    }
+
+    #[test]
+    fn a_dump_the_container_wrote_past_is_deleted_and_made_again_while_paused() {
+        use crate::fake_engine::Reply;
+        let tries = std::cell::Cell::new(0);
+        let verify = || {
+            tries.set(tries.get() + 1);
+            if tries.get() == 1 {
+                Err("/data/journal: 10 bytes, the dump expects 5".to_string())
+            } else {
+                Ok(())
+            }
+        };
+        let (r, rep, calls) = run_create_verified(true, vec![Reply::empty(201)], &verify);
+        assert!(r.is_ok());
+        assert_eq!(rep.redumped, 1);
+        assert_eq!(
+            calls,
+            vec![
+                "POST /containers/bela/pause",
+                "POST /containers/bela/checkpoints exit=false",
+                "DELETE /containers/bela/checkpoints/cp1",
+                "POST /containers/bela/checkpoints exit=false",
+                "POST /containers/bela/kill?signal=SIGKILL",
+            ]
+        );
+        // It never settles: nothing kept, the container runs on, unkilled.
+        let (r, _, calls) =
+            run_create_verified(true, vec![Reply::empty(201)], &|| Err("grows".into()));
+        assert!(format!("{}", r.unwrap_err()).contains("did not match"));
+        assert_eq!(
+            calls.last().map(String::as_str),
+            Some("POST /containers/bela/unpause")
+        );
+        assert!(!calls.iter().any(|c| c.contains("kill")));
     }
 
     #[test]

@@ -646,7 +646,7 @@ fn cpu_check(host: &Host, dir: &str) -> Result<(), String> {
 }
 
 /// The size now of every file CRIU recorded a size for.
-fn files_now(host: &Host, files: &[RegFile], i: &ContainerInspect, root: &str) -> Vec<FileNow> {
+pub fn files_now(host: &Host, files: &[RegFile], i: &ContainerInspect, root: &str) -> Vec<FileNow> {
     let overlay = i.graph_driver.data.contains_key("UpperDir");
     let mut seen = std::collections::BTreeSet::new();
     files
@@ -717,7 +717,6 @@ pub struct Report {
     pub status: &'static str,
     pub duration_ms: u64,
     pub preflight: Vec<CheckResult>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Newer checkpoints passed over, and why (unattended runs).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -739,11 +738,8 @@ pub struct Report {
     /// containerd's copies of the checkpoint in /tmp, removed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cleaned: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub criu_log: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnoses: Vec<crate::explain::Diagnosis>,
     pub message: String,
 }
@@ -841,10 +837,15 @@ pub fn run(args: &RestoreArgs) -> Exit {
                     ui::eline(&format!("warning: {w}"));
                 }
             }
-            if term.interactive
-                && !args.yes
-                && !ui::ask_yes_no("Restore anyway (see the warnings)?", false)
-            {
+            // Nobody to ask and nobody said yes: the warnings stop it.
+            if !args.yes && !term.interactive {
+                report.message = format!(
+                    "refused: the preflight warns, and without a terminal only --yes goes ahead; nothing was done:\n  {}",
+                    report.warnings.join("\n  ")
+                );
+                return finish_run(args, &obs, report, started);
+            }
+            if !args.yes && !ui::ask_yes_no("Restore anyway (see the warnings)?", false) {
                 report.message = "cancelled by the operator; nothing was done".into();
                 return finish_run(args, &obs, report, started);
             }

@@ -583,7 +583,7 @@ pub const CATALOGUE: &[Entry] = &[
         ],
         links: &["https://github.com/moby/moby/issues/50750"],
         samples: &[
-            "Error response from daemon: failed to create task: bind-mount /proc/0/ns/net -> /var/run/docker/netns/1a2b3c: no such file or directory",
+            "Error response from daemon: bind-mount /proc/0/ns/net -> /var/run/docker/netns/3d6232adf17d: no such file or directory",
         ],
         ..D
     },
