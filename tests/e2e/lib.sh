@@ -52,7 +52,11 @@ in_chroot() {
 }
 
 # Prepare (once, cached) a pristine root NAME of Debian SUITE; INIT is
-# systemd or sysv. Prints its path.
+# systemd or sysv. Prints its path. Suites: bookworm, trixie, sid (unstable:
+# its Release file is past Valid-Until on the frozen mirror, hence the apt
+# option; its docker.io 28 pulls containerd 2.x and runc under those names,
+# docker-cli is separate as on trixie, and the masks below hold for its
+# systemd 262: boots to `running`).
 build_root() {
     local name=$1 suite=$2 init=$3
     local dir=$E2E_CACHE/roots/$name stamp
