@@ -873,6 +873,8 @@ fn scan_fds(host: &Host, pid: i32, comm: &str) -> Result<FdScan, String> {
     let fd_dir = format!("/proc/{pid}/fd");
     let dir = match host.fs.open_dir(&fd_dir) {
         Ok(Some(d)) => d,
+        // It ended while the container was scanned: it holds nothing now.
+        Ok(None) if !host.fs.exists(&format!("/proc/{pid}")) => return Ok(FdScan::default()),
         Ok(None) => return Err(format!("process {pid} is gone")),
         Err(e) => return Err(format!("{e:#}")),
     };
@@ -2422,6 +2424,15 @@ mod tests {
         assert_eq!(v["tcp"]["connections"][0]["local"], "10.0.0.2:8080");
         assert_eq!(v["tcp"]["connections"][0]["state"], "ESTABLISHED");
         assert_eq!(v["processes"]["membership"]["by"], "pid-namespace");
+    }
+
+    #[test]
+    fn a_process_that_ended_during_the_scan_holds_nothing_and_is_no_gap() {
+        // Listed, then gone before its descriptors are read.
+        let t = container_tree();
+        std::fs::remove_dir_all(t.path("/proc/101")).unwrap();
+        let scan = scan_fds(&t.host(), 101, "worker").expect("an ended process is no error");
+        assert!(scan.writable.is_empty() && scan.sockets.is_empty());
     }
 
     #[test]

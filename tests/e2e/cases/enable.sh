@@ -46,3 +46,50 @@ case_d13_enable() {
     expect_eq "$(hx docker inspect -f '{{.HostConfig.RestartPolicy.Name}} {{.State.Running}}' app1)" "no true" "the container after disable"
 }
 ALL_CASES+=(d13_enable)
+
+# A reboot, unattended: checkpointed at shutdown, restored at boot (the count
+# continues, one SIGHUP, status says so); then a record from another kernel:
+# a cold start, and status says why.
+case_d13_reboot() {
+    boot trixie-systemd trixie systemd
+    criu_repo_serve
+    local rc j=$E2E_WORK/$CASE
+    rc=$(dockpoint_json "$j-setup.json" --criu-source obs --criu-base "$CRIU_REPO_URL")
+    expect_eq "$rc" 0 "setup exit code"
+    busybox_image
+    counter_container app1
+    rc=$(hx_rc dockpoint enable app1 --on-shutdown --yes)
+    expect_eq "$rc" 0 "enable --on-shutdown"
+    REBOOT_BETWEEN= reboot_host
+    # At boot: restored from the shutdown checkpoint, the count continuing.
+    wait_for "the boot restore" 60 sh -c '[ "$(systemctl is-active dockpoint-restore@app1.service)" = active ]'
+    hx dockpoint status app1 --format json > "$j-status1.json"
+    local last; last=$(/usr/bin/python3 -c 'import json,sys; o=json.load(open(sys.argv[1]))["containers"][0]["last_boot"]; print(o["status"], o["checkpoint"])' "$j-status1.json")
+    expect_match "$last" '^restored cp-' "the last boot"
+    expect_eq "$(hx docker inspect -f '{{.State.Running}}' app1)" true "app1 after the boot"
+    local v; v=$(hx cat /srv/app1/n)
+    wait_for "the SIGHUP of the boot restore" 10 sh -c '[ -s /srv/app1/hups ]'
+    expect_eq "$(hx sh -c 'wc -l < /srv/app1/hups')" 1 "SIGHUPs after the boot"
+    [ "$(hx cat /srv/app1/hups)" -ge "$((v - 5))" ] || fail "the count restarted at boot ($(hx cat /srv/app1/hups) vs $v)"
+    [ "$(hx cat /srv/app1/hups)" -gt 3 ] || fail "the count is that of a fresh start: $(hx cat /srv/app1/hups)"
+    hx dockpoint status app1 > "$CAPTURE/d13-status-after-boot.txt" 2>&1 || true
+    # Boot to restored: systemd's own timestamps (monotonic, microseconds).
+    local t_docker t_restore t_target
+    t_docker=$(hx systemctl show -p ActiveEnterTimestampMonotonic --value docker.service)
+    t_restore=$(hx systemctl show -p ActiveEnterTimestampMonotonic --value dockpoint-restore@app1.service)
+    t_target=$(hx systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target)
+    log "boot: docker up at $((t_docker / 1000)) ms, app1 restored at $((t_restore / 1000)) ms, multi-user.target at $((t_target / 1000)) ms (restore took $(((t_restore - t_docker) / 1000)) ms after docker)"
+    echo "boot restore: docker up $((t_docker / 1000)) ms, restored $((t_restore / 1000)) ms, multi-user $((t_target / 1000)) ms" > "$E2E_WORK/boot-restore.txt"
+    # Every record now says another kernel: the boot cold-starts, saying why.
+    REBOOT_BETWEEN='for f in "$HOST_ROOT"/var/lib/dockpoint/checkpoints/*/*.json; do sed -i "s/\"kernel\": \"[^\"]*\"/\"kernel\": \"5.10.0-99-amd64\"/" "$f"; done'
+    reboot_host
+    REBOOT_BETWEEN=
+    wait_for "the boot's cold start" 60 sh -c '[ "$(systemctl is-active dockpoint-restore@app1.service)" = active ]'
+    hx dockpoint status app1 --format json > "$j-status2.json"
+    last=$(/usr/bin/python3 -c 'import json,sys; o=json.load(open(sys.argv[1]))["containers"][0]["last_boot"]; print(o["status"], o["message"])' "$j-status2.json")
+    expect_match "$last" '^cold-started ' "the last boot"
+    expect_in "$last" "5.10.0-99-amd64" "the reason"
+    expect_eq "$(hx docker inspect -f '{{.State.Running}}' app1)" true "app1 after the cold start"
+    hx dockpoint status app1 > "$CAPTURE/d13-status-cold.txt" 2>&1 || true
+}
+ALL_CASES+=(d13_reboot)

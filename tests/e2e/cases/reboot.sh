@@ -26,6 +26,8 @@ reboot_host() {
     # The PID namespace died with its PID 1: nothing of the old boot runs.
     local left; left=$(find "$HOST_CG" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')
     [ -z "${left// /}" ] || die "reboot_host: processes left in $HOST_CG after the poweroff: $left"
+    # While the machine is off: a case may change its disk (REBOOT_BETWEEN).
+    if [ -n "${REBOOT_BETWEEN:-}" ]; then eval "$REBOOT_BETWEEN"; fi
     # The apt bridge and the case's servers lived in the old network namespace.
     local p; for p in ${BRIDGE_PIDS:-} ${HOST_EXTRA_PIDS:-}; do kill "$p" 2>/dev/null || true; done
     BRIDGE_PIDS= HOST_EXTRA_PIDS=

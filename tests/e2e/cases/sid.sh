@@ -69,7 +69,7 @@ case_sid_docker28() {
     # 2. A bridge container: checkpointed with the container.network warning;
     # its restore refused before docker is called.
     t=$SECONDS
-    rc=$(sid_dp_json "$j-br-cp.json" checkpoint br cp1)
+    rc=$(sid_dp_json "$j-br-cp.json" checkpoint br cp1 --yes)
     expect_eq "$rc" 0 "checkpoint of the bridge container: $(jget "$j-br-cp.json" message)"
     expect_eq "$(jget "$j-br-cp.json" status)" created "bridge checkpoint status"
     expect_in "$(jget "$j-br-cp.json" warnings)" "container.network" "the bridge checkpoint's warnings"
@@ -96,7 +96,7 @@ case_sid_docker28() {
     # 3. A --network host container: checkpoint, then restore --no-signal; the
     # count continues from the checkpointed value, the shell not started again.
     t=$SECONDS
-    rc=$(sid_dp_json "$j-hn-cp.json" checkpoint hn cp1)
+    rc=$(sid_dp_json "$j-hn-cp.json" checkpoint hn cp1 --yes)
     expect_eq "$rc" 0 "checkpoint of the host-network container: $(jget "$j-hn-cp.json" message)"
     expect_eq "$(jget "$j-hn-cp.json" status)" created "host-network checkpoint status"
     expect_not_in "$(jget "$j-hn-cp.json" warnings)" "container.network" "the host-network checkpoint's warnings"
