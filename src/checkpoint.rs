@@ -341,6 +341,13 @@ pub fn run(args: &CheckpointArgs) -> Exit {
         &crate::gc_race::RETRY,
         &stats_path,
         &verify,
+        &|| {
+            if let Some(pid) = facts.inspect.as_ref().ok().map(|i| i.state.pid as i32)
+                && pid > 1
+            {
+                kill_cgroup_of(&obs.host, pid);
+            }
+        },
         &mut report,
     );
     match result {
@@ -473,6 +480,7 @@ fn create(
     retry: &[Duration],
     stats_path: &str,
     verify: &dyn Fn() -> Result<(), String>,
+    kill_frozen: &dyn Fn(),
     report: &mut Report,
 ) -> Result<(), ApiError> {
     if stop {
@@ -547,12 +555,51 @@ fn create(
         }
     }
     progress.phase("stopping the paused container (SIGKILL: it ends as dumped)");
-    if let Err(e) = api.kill(container, "SIGKILL") {
-        report.warnings.push(format!(
+    // Every process gets SIGKILL while still frozen: docker's kill signals
+    // only the container's init and then thaws the rest, which may run a
+    // moment before the kernel ends them (a process with data waiting on a
+    // socket wrote it to a file in that moment, in the e2e test).
+    kill_frozen();
+    match api.kill(container, "SIGKILL") {
+        Ok(()) => {}
+        // Already gone: the processes are dead and docker saw it.
+        Err(ApiError::Status { status: 409, .. }) => {}
+        Err(e) => report.warnings.push(format!(
             "the checkpoint was made, but the paused container could not be stopped: {e}; it is still paused: docker kill {container} (or docker unpause {container} to let it run on)"
-        ));
+        )),
     }
     Ok(())
+}
+
+/// SIGKILL to every process of the cgroup the container's init is in
+/// (cgroup v2, or v1's freezer hierarchy). Frozen processes die without
+/// running any code of their own.
+pub fn kill_cgroup_of(host: &Host, init_pid: i32) -> usize {
+    let Some(text) = host.fs.read_quiet(&format!("/proc/{init_pid}/cgroup")) else {
+        return 0;
+    };
+    let dir = text.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, ctrl, path) = (parts.next()?, parts.next()?, parts.next()?);
+        match ctrl {
+            "" => Some(format!("/sys/fs/cgroup{path}")),
+            c if c.split(',').any(|x| x == "freezer") => {
+                Some(format!("/sys/fs/cgroup/freezer{path}"))
+            }
+            _ => None,
+        }
+    });
+    let Some(procs) = dir.and_then(|d| host.fs.read_quiet(&format!("{d}/cgroup.procs"))) else {
+        return 0;
+    };
+    procs
+        .lines()
+        .filter_map(|l| l.trim().parse::<i32>().ok())
+        .filter(|&p| p > 1)
+        .filter(|&p| {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::SIGKILL).is_ok()
+        })
+        .count()
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -792,6 +839,7 @@ mod tests {
             &[Duration::ZERO; 3],
             "/nowhere/stats-dump",
             verify,
+            &|| {},
             &mut report,
         );
         let calls = engine
@@ -881,6 +929,45 @@ mod tests {
             Some("POST /containers/bela/unpause")
         );
         assert!(!calls.iter().any(|c| c.contains("kill")));
+    }
+
+    /// The cgroup the init names, v2 or v1's freezer: each process in it
+    /// gets SIGKILL (a real child of this test; nothing else is touched).
+    #[test]
+    fn every_process_of_the_inits_cgroup_is_killed() {
+        use std::os::unix::process::ExitStatusExt;
+        for (line, dir) in [
+            (
+                "0::/system.slice/docker-abc.scope\n",
+                "sys/fs/cgroup/system.slice/docker-abc.scope",
+            ),
+            (
+                "12:pids:/docker/abc\n7:freezer:/docker/abc\n0::/\n",
+                "sys/fs/cgroup/freezer/docker/abc",
+            ),
+        ] {
+            let root = tempfile::tempdir().unwrap();
+            let mut child = std::process::Command::new("sleep")
+                .arg("100")
+                .spawn()
+                .unwrap();
+            std::fs::create_dir_all(root.path().join("proc/4242")).unwrap();
+            std::fs::write(root.path().join("proc/4242/cgroup"), line).unwrap();
+            std::fs::create_dir_all(root.path().join(dir)).unwrap();
+            std::fs::write(
+                root.path().join(dir).join("cgroup.procs"),
+                format!("{}\n", child.id()),
+            )
+            .unwrap();
+            let host = Host {
+                fs: crate::rootfs::Root::open(root.path()).unwrap(),
+                live: true,
+                runner: Box::new(crate::runner::RecordingRunner::default()),
+                term: Term::plain(),
+            };
+            assert_eq!(kill_cgroup_of(&host, 4242), 1, "{line}");
+            assert_eq!(child.wait().unwrap().signal(), Some(9), "{line}");
+        }
     }
 
     #[test]

@@ -506,10 +506,13 @@ case_d13_checkpoint() {
 # connection (busybox nc to itself; tcp-established is needed to dump it).
 counter_container() {
     hx docker run -d --name "$1" -v "/srv/$1:/data" e2e/busybox sh -c \
-        'while :; do sleep 1; done | nc -l -p 8081 > /data/recv & sleep 0.3; (while :; do echo tick; sleep 1; done | nc 127.0.0.1 8081) & trap "echo \$n >> /data/hups" HUP; n=0; while :; do n=$((n+1)); echo $n > /data/n; sleep 0.2; done' >/dev/null
-    wait_for "the counter of $1 to reach 3" 10 sh -c "[ \"\$(cat /srv/$1/n 2>/dev/null || echo 0)\" -ge 3 ]"
+        'while :; do sleep 1; done | nc -l -p 8081 > /data/recv & sleep 0.3; (while :; do echo tick; sleep 1; done | nc 127.0.0.1 8081) & trap "echo \$n >> /data/hups" HUP; n=0; while :; do n=$((n+1)); echo $n >> /data/seq; sleep 0.2; done' >/dev/null
+    wait_for "the counter of $1 to reach 3" 10 sh -c "[ \"\$(tail -n 1 /srv/$1/seq 2>/dev/null || echo 0)\" -ge 3 ]"
     expect_match "$(hx docker exec "$1" cat /proc/net/tcp /proc/net/tcp6)" ' 01 ' "an established connection in $1"
 }
+# The counter container's count: the last line of its sequence (appended
+# one whole line per write, so never a torn value, even when frozen).
+count_of() { hx tail -n 1 "/srv/$1/seq"; }
 # wait_for WHAT SECS CMD...: until CMD succeeds inside the host.
 wait_for() {
     local what=$1 secs=$2 i; shift 2
@@ -526,7 +529,7 @@ restore_cycles() {
     for k in 1 2 3; do
         rc=$(cp_json "$j-cp$k.json" checkpoint app1 "c$k" --yes)
         expect_eq "$rc" 0 "checkpoint $k"
-        v=$(hx cat /srv/app1/n)
+        v=$(count_of app1)
         # At once: containerd's GC race is likeliest now.
         rc=$(cp_json "$j-r$k.json" restore app1 "c$k")
         expect_eq "$rc" 0 "restore $k: $(jget "$j-r$k.json" message)"
@@ -535,7 +538,7 @@ restore_cycles() {
         expect_in "$(jget "$j-r$k.json" proof)" "Restore finished successfully" "restore $k proof"
         paths="$paths $(jget "$j-r$k.json" gc_race)"
         wait_for "restore $k's SIGHUP to be recorded" 10 sh -c "[ \$(wc -l < /srv/app1/hups) -ge $k ]"
-        wait_for "the count to pass $v after restore $k" 10 sh -c "[ \$(cat /srv/app1/n) -gt $v ]"
+        wait_for "the count to pass $v after restore $k" 10 sh -c "[ \$(tail -n 1 /srv/app1/seq) -gt $v ]"
         hups=$(hx cat /srv/app1/hups)
         expect_eq "$(echo "$hups" | wc -l)" "$k" "SIGHUPs after restore $k"
         # The count the handler saw continues from the checkpoint: no reset.

@@ -61,14 +61,14 @@ case_d13_reboot() {
     rc=$(hx_rc dockpoint enable app1 --on-shutdown --yes)
     expect_eq "$rc" 0 "enable --on-shutdown"
     # The count as the shutdown checkpoint left it, read while the host is off.
-    REBOOT_BETWEEN='V_OFF=$(cat "$HOST_ROOT/srv/app1/n")' reboot_host
+    REBOOT_BETWEEN='V_OFF=$(tail -n 1 "$HOST_ROOT/srv/app1/seq")' reboot_host
     # At boot: restored from the shutdown checkpoint, the count continuing.
     wait_for "the boot restore" 60 sh -c '[ "$(systemctl is-active dockpoint-restore@app1.service)" = active ]'
     hx dockpoint status app1 --format json > "$j-status1.json"
     local last; last=$(/usr/bin/python3 -c 'import json,sys; o=json.load(open(sys.argv[1]))["containers"][0]["last_boot"]; print(o["status"], o["checkpoint"])' "$j-status1.json")
     expect_match "$last" '^restored cp-' "the last boot"
     expect_eq "$(hx docker inspect -f '{{.State.Running}}' app1)" true "app1 after the boot"
-    local v; v=$(hx cat /srv/app1/n)
+    local v; v=$(count_of app1)
     wait_for "the SIGHUP of the boot restore" 10 sh -c '[ -s /srv/app1/hups ]'
     expect_eq "$(hx sh -c 'wc -l < /srv/app1/hups')" 1 "SIGHUPs after the boot"
     [ "$(hx cat /srv/app1/hups)" -ge "$V_OFF" ] || fail "the count restarted at boot ($(hx cat /srv/app1/hups) after $V_OFF at shutdown)"
