@@ -342,10 +342,10 @@ pub fn run(args: &CheckpointArgs) -> Exit {
         &stats_path,
         &verify,
         &|| {
-            if let Some(pid) = facts.inspect.as_ref().ok().map(|i| i.state.pid as i32)
-                && pid > 1
+            if let Ok(i) = &facts.inspect
+                && i.state.pid > 1
             {
-                kill_cgroup_of(&obs.host, pid);
+                kill_cgroup_of(&obs.host, i.state.pid as i32, &i.id);
             }
         },
         &mut report,
@@ -571,25 +571,35 @@ fn create(
     Ok(())
 }
 
-/// SIGKILL to every process of the cgroup the container's init is in
-/// (cgroup v2, or v1's freezer hierarchy). Frozen processes die without
-/// running any code of their own.
-pub fn kill_cgroup_of(host: &Host, init_pid: i32) -> usize {
+/// SIGKILL to every process of the container's own cgroup (found from its
+/// init's `/proc/PID/cgroup`: the v2 line, else v1's freezer). Frozen
+/// processes die without running any code of their own. Only a cgroup
+/// whose path names the container's id is used: never a parent, never `/`.
+pub fn kill_cgroup_of(host: &Host, init_pid: i32, id: &str) -> usize {
     let Some(text) = host.fs.read_quiet(&format!("/proc/{init_pid}/cgroup")) else {
         return 0;
     };
-    let dir = text.lines().find_map(|l| {
+    let mut dirs = Vec::new();
+    for l in text.lines() {
         let mut parts = l.splitn(3, ':');
-        let (_, ctrl, path) = (parts.next()?, parts.next()?, parts.next()?);
-        match ctrl {
-            "" => Some(format!("/sys/fs/cgroup{path}")),
-            c if c.split(',').any(|x| x == "freezer") => {
-                Some(format!("/sys/fs/cgroup/freezer{path}"))
-            }
-            _ => None,
+        let (Some(_), Some(ctrl), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        if id.len() < 12 || !path.contains(id) {
+            continue;
         }
-    });
-    let Some(procs) = dir.and_then(|d| host.fs.read_quiet(&format!("{d}/cgroup.procs"))) else {
+        match ctrl {
+            "" => dirs.insert(0, format!("/sys/fs/cgroup{path}")),
+            c if c.split(',').any(|x| x == "freezer") => {
+                dirs.push(format!("/sys/fs/cgroup/freezer{path}"))
+            }
+            _ => {}
+        }
+    }
+    let Some(procs) = dirs
+        .iter()
+        .find_map(|d| host.fs.read_quiet(&format!("{d}/cgroup.procs")))
+    else {
         return 0;
     };
     procs
@@ -936,38 +946,56 @@ mod tests {
     #[test]
     fn every_process_of_the_inits_cgroup_is_killed() {
         use std::os::unix::process::ExitStatusExt;
-        for (line, dir) in [
-            (
-                "0::/system.slice/docker-abc.scope\n",
-                "sys/fs/cgroup/system.slice/docker-abc.scope",
-            ),
-            (
-                "12:pids:/docker/abc\n7:freezer:/docker/abc\n0::/\n",
-                "sys/fs/cgroup/freezer/docker/abc",
-            ),
-        ] {
+        let id = "4a7b5b48cc3c18b0977a6e8f";
+        let rig = |line: &str, dirs: &[String]| {
             let root = tempfile::tempdir().unwrap();
-            let mut child = std::process::Command::new("sleep")
+            let child = std::process::Command::new("sleep")
                 .arg("100")
                 .spawn()
                 .unwrap();
             std::fs::create_dir_all(root.path().join("proc/4242")).unwrap();
             std::fs::write(root.path().join("proc/4242/cgroup"), line).unwrap();
-            std::fs::create_dir_all(root.path().join(dir)).unwrap();
-            std::fs::write(
-                root.path().join(dir).join("cgroup.procs"),
-                format!("{}\n", child.id()),
-            )
-            .unwrap();
+            for d in dirs {
+                std::fs::create_dir_all(root.path().join(d)).unwrap();
+                std::fs::write(
+                    root.path().join(d).join("cgroup.procs"),
+                    format!("{}\n", child.id()),
+                )
+                .unwrap();
+            }
             let host = Host {
                 fs: crate::rootfs::Root::open(root.path()).unwrap(),
                 live: true,
                 runner: Box::new(crate::runner::RecordingRunner::default()),
                 term: Term::plain(),
             };
-            assert_eq!(kill_cgroup_of(&host, 4242), 1, "{line}");
+            (root, child, host)
+        };
+        for (line, dir) in [
+            // v1 hierarchies listed but only v2 mounted (the e2e hosts):
+            // the v2 line wins; the freezer's "/" is never taken.
+            (
+                format!("6:freezer:/\n0::/system.slice/docker-{id}.scope\n"),
+                format!("sys/fs/cgroup/system.slice/docker-{id}.scope"),
+            ),
+            (
+                format!("12:pids:/docker/{id}\n7:freezer:/docker/{id}\n0::/\n"),
+                format!("sys/fs/cgroup/freezer/docker/{id}"),
+            ),
+        ] {
+            let (_root, mut child, host) = rig(&line, &[dir]);
+            assert_eq!(kill_cgroup_of(&host, 4242, id), 1, "{line}");
             assert_eq!(child.wait().unwrap().signal(), Some(9), "{line}");
         }
+        // A root cgroup (no container id in its path) is never used.
+        let (_root, mut child, host) = rig(
+            "6:freezer:/\n0::/\n",
+            &["sys/fs/cgroup".into(), "sys/fs/cgroup/freezer".into()],
+        );
+        assert_eq!(kill_cgroup_of(&host, 4242, id), 0);
+        assert_eq!(child.try_wait().unwrap(), None, "not killed");
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     #[test]

@@ -574,15 +574,24 @@ restore_cycles() {
     expect_eq "$(jget "$j-newest.json" checkpoint)" new1 "the checkpoint restored by default"
     expect_eq "$(jget "$j-newest.json" signal_sent)" "" "--no-signal"
     expect_eq "$(hx cat /srv/app1/hups | wc -l)" 6 "no SIGHUP with --no-signal"
-    # Running: refused without --yes (no terminal to ask), stopped first with it.
-    rc=$(cp_json "$j-running.json" restore app1 old1)
+    # Running: refused without --yes (no terminal to ask), stopped first with
+    # it. (A container holding no growing file: app1's connection keeps
+    # writing /data/recv, so its left-running checkpoints are refused.)
+    hx docker run -d --name rn1 -v /srv/rn1:/data e2e/busybox sh -c 'n=0; while :; do n=$((n+1)); echo $n >> /data/seq; sleep 0.2; done' >/dev/null
+    rc=$(cp_json "$j-rn-cp.json" checkpoint rn1 k1 --leave-running --yes)
+    expect_eq "$rc" 0 "checkpoint rn1 --leave-running"
+    rc=$(cp_json "$j-running.json" restore rn1 k1)
     expect_eq "$rc" 1 "restore of a running container without --yes"
     expect_in "$(jget "$j-running.json" message)" "restore.running" "the refusal"
-    expect_eq "$(hx docker inspect -f '{{.State.Running}}' app1)" true "app1 left running"
-    rc=$(cp_json "$j-running2.json" restore app1 old1 --yes)
+    expect_eq "$(hx docker inspect -f '{{.State.Running}}' rn1)" true "rn1 left running"
+    rc=$(cp_json "$j-running2.json" restore rn1 k1 --yes)
     expect_eq "$rc" 0 "restore of a running container with --yes: $(jget "$j-running2.json" message)"
     expect_eq "$(jget "$j-running2.json" stopped_first)" True "stopped first"
     expect_eq "$(jget "$j-running2.json" status)" restored "status"
+    # app1's left-running checkpoint: its connection wrote on, refused.
+    rc=$(cp_json "$j-old-r.json" restore app1 old1 --yes)
+    expect_eq "$rc" 1 "restore of app1's left-running checkpoint"
+    expect_in "$(jget "$j-old-r.json" message)" "/data/recv" "the refusal"
     hx dockpoint checkpoint app1 h1 --yes >/dev/null 2>&1
     hx dockpoint restore app1 h1 > "$CAPTURE/d13-restore.txt" 2>&1 || true
     # --restart always: plain docker's checkpoint gets the container
