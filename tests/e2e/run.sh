@@ -604,7 +604,7 @@ restore_cycles() {
     expect_in "$(jget "$j-always.json" warnings)" "container.restart-policy" "its warnings"
     wait_for "docker to restart the plainly checkpointed container" 15 sh -c '[ "$(docker inspect -f "{{.RestartCount}}" rplain)" -ge 1 ]'
     expect_eq "$(hx docker inspect -f '{{.State.Running}} {{.RestartCount}}' rdp)" "false 0" "dockpoint's checkpointed --restart always container"
-    rc=$(cp_json "$j-always-r.json" restore rdp x1)
+    rc=$(cp_json "$j-always-r.json" restore rdp x1 --yes)
     expect_eq "$rc" 0 "restore of the --restart always container: $(jget "$j-always-r.json" message)"
 }
 
