@@ -5,7 +5,10 @@
 #
 # 1. Overhead, hyperfine inside the host, a busybox container:
 #    `dockpoint checkpoint C NAME --yes` against `docker checkpoint create C NAME`,
-#    `dockpoint restore C NAME --no-signal --yes` against `docker start --checkpoint NAME C`.
+#    `dockpoint restore C NAME --no-signal --yes` against `docker start --checkpoint NAME C`,
+#    and both checkpoints with --leave-running (dockpoint stops a container by
+#    pausing it, dumping it with --leave-running and killing it: that line
+#    separates its own work from the cost of that way of stopping).
 #    Each run's --prepare puts the container in the state the command needs
 #    (running without the checkpoint, or stopped with it) and then waits until
 #    containerd's content store is empty again: the blobs of the previous
@@ -165,12 +168,19 @@ EOF
 
 # Part 1: dockpoint's overhead on a small container.
 bcp_overhead() {
-    local out=$1 c=$BCP_SMALL cpm rsm
+    local out=$1 c=$BCP_SMALL cpm lrm rsm
     hx docker run -d --name "$c" e2e/busybox sh -c 'i=0; while :; do i=$((i + 1)); sleep 1; done' >/dev/null
     sleep 1
     cpm=$(bcp_pair checkpoint "/opt/e2e/bench/prep-checkpoint $c cpb" \
         "docker checkpoint create" "docker checkpoint create $c cpb" \
         "dockpoint checkpoint" "dockpoint checkpoint $c cpb --yes")
+    # Both leaving the container running: dockpoint's own work (preflight,
+    # record) apart from how it stops the container (paused, dumped with
+    # --leave-running, then killed, so that docker's restart policy does not
+    # start it again).
+    lrm=$(bcp_pair checkpoint-lr "/opt/e2e/bench/prep-checkpoint $c cpb" \
+        "docker checkpoint create --leave-running" "docker checkpoint create --leave-running $c cpb" \
+        "dockpoint checkpoint --leave-running" "dockpoint checkpoint $c cpb --leave-running --yes")
     # The checkpoint both restores start from, made by dockpoint (with its record).
     hx /opt/e2e/bench/prep-checkpoint "$c" cpr
     expect_eq "$(hx_rc dockpoint checkpoint "$c" cpr --yes)" 0 "dockpoint checkpoint $c cpr"
@@ -182,6 +192,9 @@ bcp_overhead() {
         echo "overhead on a busybox container (hyperfine -N inside the host, $BCP_ROUNDS alternating rounds of 1 warm-up + $BCP_RUNS runs each; pooled medians, then the fastest runs):"
         set -- $cpm
         printf '  checkpoint: docker checkpoint create %s ms; dockpoint checkpoint --yes %s ms; added %+.1f ms (fastest: %s vs %s ms, %+.1f)\n' \
+            "$1" "$2" "$(echo "$2 - $1" | bc)" "$3" "$4" "$(echo "$4 - $3" | bc)"
+        set -- $lrm
+        printf '  checkpoint --leave-running: docker %s ms; dockpoint %s ms; added %+.1f ms (fastest: %s vs %s ms, %+.1f)\n' \
             "$1" "$2" "$(echo "$2 - $1" | bc)" "$3" "$4" "$(echo "$4 - $3" | bc)"
         set -- $rsm
         printf '  restore:    docker start --checkpoint %s ms; dockpoint restore --no-signal --yes %s ms; added %+.1f ms (fastest: %s vs %s ms, %+.1f)\n' \
