@@ -15,6 +15,7 @@ use crate::exit::Exit;
 use crate::host::{Host, SystemRunner, Term};
 use crate::observe::Observer;
 use crate::ui;
+use crate::workflow::{RECORDS, Record, Verdict, named_log, valid_name, verdict};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,120 +33,9 @@ pub const PREFLIGHT: &[&str] = &[
     "host.checkpoint-leftovers",
 ];
 
-/// Where dockpoint records what a checkpoint was made with.
-pub const RECORDS: &str = "/var/lib/dockpoint/checkpoints";
-
-/// docker's rule for checkpoint names (one path component since moby#53377).
-pub fn valid_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if name.len() >= 2 && first_ok && rest_ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "checkpoint name {name:?}: use letters, digits, `_`, `.` and `-`, starting with a letter or digit, at least 2 characters (docker's rule)"
-        ))
-    }
-}
-
 /// The default name: a sortable UTC time.
 pub fn default_name(now: jiff::Timestamp) -> String {
     format!("cp-{}", now.strftime("%Y%m%dT%H%M%SZ"))
-}
-
-/// The CRIU log docker's error names (`path= .../criu-dump.log`).
-pub fn named_log(message: &str) -> Option<String> {
-    let at = message.find("path=")?;
-    let rest = message[at + 5..].trim_start();
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == ':')
-        .unwrap_or(rest.len());
-    let p = &rest[..end];
-    (p.starts_with('/') && p.ends_with(".log")).then(|| p.to_string())
-}
-
-/// What the preflight decided: pure, from the doctor's report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    Go,
-    /// Go, but these warnings say what makes it unrestorable later.
-    Warn(Vec<String>),
-    /// Do not call docker.
-    Refuse(Vec<String>),
-}
-
-pub fn verdict(checks: &[CheckResult]) -> Verdict {
-    let line = |c: &CheckResult| {
-        let mut details: Vec<&str> = c.details.iter().map(String::as_str).take(5).collect();
-        if c.details.len() > 5 {
-            details.push("...");
-        }
-        format!(
-            "{}: {}{}{}",
-            c.id,
-            c.message,
-            if details.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", details.join("; "))
-            },
-            c.fix
-                .as_deref()
-                .map(|f| format!(" (fix: {f})"))
-                .unwrap_or_default()
-        )
-    };
-    let refuse: Vec<String> = checks
-        .iter()
-        .filter(|c| matches!(c.status, Status::Fail | Status::Error))
-        .map(|c| match c.status {
-            Status::Error => format!("{}: could not check: {}", c.id, c.message),
-            _ => line(c),
-        })
-        .collect();
-    if !refuse.is_empty() {
-        return Verdict::Refuse(refuse);
-    }
-    let warn: Vec<String> = checks
-        .iter()
-        .filter(|c| c.status == Status::Warn)
-        .map(line)
-        .collect();
-    if warn.is_empty() {
-        Verdict::Go
-    } else {
-        Verdict::Warn(warn)
-    }
-}
-
-/// The facts a later restore compares with (recorded beside the checkpoint).
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct Record {
-    pub format_version: u32,
-    pub container_id: String,
-    pub container: String,
-    pub checkpoint: String,
-    pub created: String,
-    pub kernel: Option<String>,
-    pub criu: Option<String>,
-    pub docker: Option<String>,
-    pub leave_running: bool,
-    /// Files open for writing at the checkpoint, with their size then.
-    pub open_files: Vec<(String, Option<u64>)>,
-    pub size_bytes: Option<u64>,
-    /// The container's image (`Image`, sha256:...).
-    #[serde(default)]
-    pub image: Option<String>,
-    /// containerd's and runc's versions (docker's `/version` components).
-    #[serde(default)]
-    pub containerd: Option<String>,
-    #[serde(default)]
-    pub runc: Option<String>,
-    /// Where `criu cpuinfo dump` described this CPU (checked before a
-    /// restore with `criu cpuinfo check`).
-    #[serde(default)]
-    pub cpuinfo: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -294,7 +184,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
     );
     let stats_path = format!(
         "{}/criu-work/stats-dump",
-        crate::restore::task_dir(
+        crate::workflow::task_dir(
             &crate::container::containerd_root_guess(&obs.host, &obs.docker_root()),
             facts.inspect.as_ref().map(|i| i.id.as_str()).unwrap_or("-")
         )
@@ -315,10 +205,10 @@ pub fn run(args: &CheckpointArgs) -> Exit {
             return Ok(());
         };
         let files = crate::criu_image::reg_files(&img).map_err(|e| format!("{e:#}"))?;
-        let changed: Vec<String> = crate::restore::files_now(&obs.host, &files, i, &root)
+        let changed: Vec<String> = crate::workflow::files_now(&obs.host, &files, i, &root)
             .into_iter()
             .filter_map(|f| match f.now {
-                crate::restore::Now::Size(n) if n != f.expect => Some(format!(
+                crate::workflow::Now::Size(n) if n != f.expect => Some(format!(
                     "{}: {n} bytes, the dump expects {}",
                     f.name, f.expect
                 )),
@@ -394,7 +284,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
                     .filter(|i| !i.is_empty()),
                 containerd: component(&obs, "containerd"),
                 runc: component(&obs, "runc"),
-                cpuinfo: cpuinfo_dump(&obs.host, &crate::restore::cpuinfo_dir(&id, &name)),
+                cpuinfo: cpuinfo_dump(&obs.host, &crate::workflow::cpuinfo_dir(&id, &name)),
             };
             let path = format!("{RECORDS}/{id}/{name}.json");
             let text = serde_json::to_vec_pretty(&record).expect("a record serialises");

@@ -109,11 +109,11 @@ pub fn run(args: &CheckpointsArgs) -> Exit {
         for name in to_prune(&entries, keep) {
             match api.delete_checkpoint(&args.container, &name) {
                 Ok(()) => {
-                    let record = format!("{}/{id}/{name}.json", crate::checkpoint::RECORDS);
+                    let record = format!("{}/{id}/{name}.json", crate::workflow::RECORDS);
                     if let Ok(Some(b)) = obs.host.fs.read(&record, 1 << 20) {
                         let _ = crate::fsio::restore(&obs.host, &record, &b, None);
                     }
-                    let cpu = crate::restore::cpuinfo_dir(&id, &name);
+                    let cpu = crate::workflow::cpuinfo_dir(&id, &name);
                     if obs.host.fs.is_dir(&cpu) {
                         let _ = crate::fsio::remove_tree(&obs.host, &cpu);
                     }

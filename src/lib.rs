@@ -33,3 +33,4 @@ pub mod status;
 pub mod ui;
 pub mod units;
 pub mod watch;
+pub mod workflow;

@@ -11,10 +11,9 @@
 //! facts and the flags), apply ([`apply`]: stop if running, start from the
 //! checkpoint, prove, signal, wait).
 
-use crate::checkpoint::{RECORDS, Record, Verdict, named_log, valid_name, verdict};
 use crate::checkpoints::Entry;
 use crate::cli::{Format, HealthUrl, RestoreArgs};
-use crate::criu_image::{RegFile, RestoreStats};
+use crate::criu_image::RestoreStats;
 use crate::docker::api::{Api, ContainerInspect, Started};
 use crate::doctor::checks::Severity;
 use crate::doctor::{self, CheckResult, Selection, Status};
@@ -23,6 +22,12 @@ use crate::host::{Host, SystemRunner, Term};
 use crate::observe::Observer;
 use crate::progress::Progress;
 use crate::ui;
+#[cfg(test)]
+use crate::workflow::host_candidates;
+use crate::workflow::{
+    FileNow, Now, RECORDS, Record, Verdict, cpuinfo_dir, files_now, named_log, task_dir,
+    valid_name, verdict,
+};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,18 +52,6 @@ pub const REFUSED_AT_RESTORE: &[&str] = &["container.network"];
 /// The line CRIU ends a good restore log with.
 pub const RESTORED_LINE: &str = "Restore finished successfully";
 
-/// Paths CRIU never size-checks in a way dockpoint can see from outside.
-const PSEUDO: &[&str] = &["/proc/", "/sys/", "/dev/"];
-
-/// Where containerd keeps a task's work directory (restore.log and
-/// stats-restore), under its root.
-pub fn task_dir(containerd_root: &str, id: &str) -> String {
-    format!(
-        "{}/io.containerd.runtime.v2.task/moby/{id}",
-        containerd_root.trim_end_matches('/')
-    )
-}
-
 /// The CRIU log docker's restore error names (`log file: PATH: unknown`),
 /// or the `path=` form of a dump error.
 pub fn restore_log_named(message: &str) -> Option<String> {
@@ -71,26 +64,6 @@ pub fn restore_log_named(message: &str) -> Option<String> {
         }
     }
     named_log(message)
-}
-
-/// One file CRIU will insist on, as it is now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileNow {
-    pub name: String,
-    /// The size the checkpoint recorded.
-    pub expect: u64,
-    /// Where it was looked for on this host.
-    pub host_path: Option<String>,
-    pub now: Now,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Now {
-    Size(u64),
-    /// Not in any layer or volume.
-    Absent,
-    /// Could not tell (no overlay directories, a pseudo file system).
-    Unknown(String),
 }
 
 /// One checkpoint and what decides whether it can be restored here.
@@ -511,54 +484,6 @@ pub fn harden(mut checks: Vec<CheckResult>) -> Vec<CheckResult> {
     checks
 }
 
-/// Where a path of the container is on this host while docker does not run
-/// it: in a volume or bind mount, docker's own files, or the overlay layers
-/// (upper first). Pure.
-pub fn host_candidates(path: &str, i: &ContainerInspect, docker_root: &str) -> Vec<String> {
-    let under = |dest: &str| -> Option<String> {
-        let dest = dest.trim_end_matches('/');
-        if path == dest {
-            Some(String::new())
-        } else {
-            path.strip_prefix(dest)
-                .filter(|r| r.starts_with('/'))
-                .map(str::to_owned)
-        }
-    };
-    if let Some((m, rest)) = i
-        .mounts
-        .iter()
-        .filter_map(|m| under(&m.destination).map(|r| (m, r)))
-        .max_by_key(|(m, _)| m.destination.trim_end_matches('/').len())
-    {
-        return vec![format!("{}{rest}", m.source.trim_end_matches('/'))];
-    }
-    let own = match path {
-        "/etc/hosts" => Some("hosts"),
-        "/etc/hostname" => Some("hostname"),
-        "/etc/resolv.conf" => Some("resolv.conf"),
-        _ => None,
-    };
-    if let Some(f) = own {
-        return vec![format!(
-            "{}/containers/{}/{f}",
-            docker_root.trim_end_matches('/'),
-            i.id
-        )];
-    }
-    let data = &i.graph_driver.data;
-    let mut out = Vec::new();
-    if let Some(up) = data.get("UpperDir") {
-        out.push(format!("{}{path}", up.trim_end_matches('/')));
-    }
-    if let Some(lower) = data.get("LowerDir") {
-        for l in lower.split(':').filter(|l| !l.is_empty()) {
-            out.push(format!("{}{path}", l.trim_end_matches('/')));
-        }
-    }
-    out
-}
-
 /// Observe: the container, its checkpoints, and for each checkpoint that
 /// may be chosen its record, its files now and its CPU check.
 pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
@@ -580,12 +505,6 @@ pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
         kernel: obs.kernel.as_ref().map(|k| k.release.clone()),
         criu: obs.criu().and_then(|c| c.version).map(|v| v.to_string()),
     }
-}
-
-/// Where dockpoint keeps the CPU description of a checkpoint
-/// (`criu cpuinfo dump`).
-pub fn cpuinfo_dir(id: &str, name: &str) -> String {
-    format!("{RECORDS}/{id}/{name}.cpu")
 }
 
 fn candidate(obs: &Observer, i: &ContainerInspect, root: &str, entry: Entry) -> Candidate {
@@ -643,63 +562,6 @@ fn cpu_check(host: &Host, dir: &str) -> Result<(), String> {
             .to_string()),
         Err(e) => Err(format!("{e:#}")),
     }
-}
-
-/// The size now of every file CRIU recorded a size for.
-pub fn files_now(host: &Host, files: &[RegFile], i: &ContainerInspect, root: &str) -> Vec<FileNow> {
-    let overlay = i.graph_driver.data.contains_key("UpperDir");
-    let mut seen = std::collections::BTreeSet::new();
-    files
-        .iter()
-        .filter(|f| f.is_regular() && !f.name.ends_with(" (deleted)"))
-        .filter_map(|f| f.size.map(|s| (f, s)))
-        .filter(|(f, _)| seen.insert(f.name.clone()))
-        .map(|(f, expect)| {
-            let mut out = FileNow {
-                name: f.name.clone(),
-                expect,
-                host_path: None,
-                now: Now::Absent,
-            };
-            if PSEUDO.iter().any(|p| f.name.starts_with(p)) {
-                out.now = Now::Unknown("a pseudo file system".into());
-                return out;
-            }
-            let cands = host_candidates(&f.name, i, root);
-            let in_mount = i.mounts.iter().any(|m| {
-                let d = m.destination.trim_end_matches('/');
-                f.name == d || f.name.starts_with(&format!("{d}/"))
-            });
-            for c in &cands {
-                if let Some(st) = host.fs.stat(c) {
-                    out.host_path = Some(c.clone());
-                    // An overlay whiteout: deleted in the container.
-                    let whiteout = st.st_mode & libc_ifmt() == 0o020000 && st.st_rdev == 0;
-                    out.now = if whiteout {
-                        Now::Absent
-                    } else {
-                        Now::Size(st.st_size as u64)
-                    };
-                    return out;
-                }
-            }
-            if cands.is_empty() || (!overlay && !in_mount) {
-                out.now = Now::Unknown(format!(
-                    "not found where docker keeps the container's files (storage driver {})",
-                    if i.graph_driver.name.is_empty() {
-                        "unknown"
-                    } else {
-                        &i.graph_driver.name
-                    }
-                ));
-            }
-            out
-        })
-        .collect()
-}
-
-const fn libc_ifmt() -> u32 {
-    0o170000
 }
 
 #[derive(Debug, Clone, Serialize)]
