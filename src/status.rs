@@ -242,7 +242,9 @@ fn age(s: i64) -> String {
 
 fn print_human(c: &ContainerStatus) {
     ui::println(&format!("{}:", c.container));
-    for u in &c.units {
+    // Units of jobs that were not asked for (no --every, no --on-shutdown)
+    // are not shown.
+    for u in c.units.iter().filter(|u| u.enabled != "not-found") {
         ui::println(&format!("  {:<44} {:<9} {}", u.name, u.enabled, u.active));
     }
     if let Some(e) = &c.checkpoints_error {
