@@ -13,7 +13,7 @@ use crate::exit::Exit;
 use crate::host::{Cmd, Host, SystemRunner, Term};
 use crate::observe::Observer;
 use crate::ui;
-use crate::units::{self, CHECKPOINT, DROPIN, RESTORE, SHUTDOWN, TIMER, Template, UNIT_DIR};
+use crate::units::{self, CHECKPOINT, DROPIN, RESTORE, SHUTDOWN, TIMER, UNIT_DIR};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -242,12 +242,11 @@ struct Report {
     message: String,
 }
 
-fn host_and_observer(format: Format) -> Result<Arc<Observer>, Exit> {
+fn host_and_observer() -> Result<Arc<Observer>, Exit> {
     if !nix::unistd::geteuid().is_root() {
         ui::error("dockpoint enable/disable write systemd units: run as root (sudo dockpoint ...)");
         return Err(Exit::Usage);
     }
-    let _ = format;
     let host = Host::new(None, Box::new(SystemRunner), Term::detect()).map_err(|e| {
         ui::error(&format!("{e:#}"));
         Exit::Failed
@@ -295,7 +294,7 @@ pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
 
 /// `dockpoint enable`.
 pub fn run_enable(args: &EnableArgs) -> Exit {
-    let obs = match host_and_observer(args.format) {
+    let obs = match host_and_observer() {
         Ok(o) => o,
         Err(e) => return e,
     };
@@ -431,7 +430,7 @@ fn finish(json: bool, report: Report) -> Exit {
 /// templates only when no other container uses them); the checkpoints and
 /// the container's restart policy stay.
 pub fn run_disable(args: &DisableArgs) -> Exit {
-    let obs = match host_and_observer(args.format) {
+    let obs = match host_and_observer() {
         Ok(o) => o,
         Err(e) => return e,
     };
@@ -563,11 +562,6 @@ fn unlink(host: &Host, abs: &str) -> Result<(), String> {
     crate::fsio::restore(host, abs, &text, None)
         .map(|_| ())
         .map_err(|e| format!("{e:#}"))
-}
-
-/// The templates dockpoint installs (for `status` and tests).
-pub fn templates() -> &'static [&'static Template; 4] {
-    &units::TEMPLATES
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::host::{Cmd, Host, SystemRunner, Term};
 use crate::observe::Observer;
 use crate::restore::{self, Outcome};
 use crate::ui;
-use crate::units::{self, CHECKPOINT, RESTORE, SHUTDOWN, TIMER, UNIT_DIR};
+use crate::units::{self, RESTORE, SHUTDOWN, TIMER, UNIT_DIR};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -138,7 +138,6 @@ fn one(obs: &Observer, c: &str, now: i64) -> ContainerStatus {
         .iter()
         .map(|t| units::instance(t, &esc))
         .collect();
-    let _ = &CHECKPOINT;
     let units = unit_states(&obs.host, &names);
     let flags = restore::Flags {
         name: None,
