@@ -49,6 +49,9 @@ pub struct Report {
     pub preflight: Vec<CheckResult>,
     pub warnings: Vec<String>,
     pub size_bytes: Option<u64>,
+    /// Older checkpoints removed by --keep.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<String>,
     /// Dumps made again because the container wrote while a dump thawed it.
     #[serde(skip_serializing_if = "is_zero")]
     pub redumped: u32,
@@ -123,6 +126,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
         warnings: Vec::new(),
         size_bytes: None,
         criu_stats: None,
+        pruned: Vec::new(),
         redumped: 0,
         gc_race: "none",
         error: None,
@@ -293,6 +297,22 @@ pub fn run(args: &CheckpointArgs) -> Exit {
                 Err(e) => report.warnings.push(format!(
                     "the checkpoint's record could not be written: {e:#}"
                 )),
+            }
+            if let Some(keep) = args.keep {
+                match crate::checkpoints::list(&obs, &args.container) {
+                    Ok((cid, entries)) => {
+                        let (pruned, errors) = crate::checkpoints::prune(
+                            &obs,
+                            &args.container,
+                            &cid,
+                            &entries,
+                            keep as usize,
+                        );
+                        report.pruned = pruned;
+                        report.warnings.extend(errors);
+                    }
+                    Err(e) => report.warnings.push(format!("--keep: {e}")),
+                }
             }
             report.message = format!(
                 "created checkpoint {name} of {} ({}{}){}",
@@ -607,6 +627,12 @@ fn print_human(r: &Report) {
     if let Some(l) = &r.criu_log {
         ui::println(&format!("    CRIU log kept: {l}"));
     }
+    if !r.pruned.is_empty() {
+        ui::println(&format!(
+            "    removed older checkpoints: {}",
+            r.pruned.join(", ")
+        ));
+    }
     for d in &r.diagnoses {
         ui::println(&format!("    {}: {}", d.id, d.title));
         ui::println(&format!("      cause: {}", d.cause));
@@ -720,6 +746,7 @@ mod tests {
             warnings: Vec::new(),
             size_bytes: None,
             criu_stats: None,
+            pruned: Vec::new(),
             redumped: 0,
             gc_race: "none",
             error: None,

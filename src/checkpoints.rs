@@ -84,6 +84,40 @@ pub fn list(obs: &Observer, container: &str) -> Result<(String, Vec<Entry>), Str
     Ok((inspect.id, out))
 }
 
+/// Remove all but the newest `keep` of `entries` (through the API), with
+/// dockpoint's record and CPU description of each. What was removed, and
+/// what could not be.
+pub fn prune(
+    obs: &Observer,
+    container: &str,
+    id: &str,
+    entries: &[Entry],
+    keep: usize,
+) -> (Vec<String>, Vec<String>) {
+    let (mut pruned, mut errors) = (Vec::new(), Vec::new());
+    let api = match obs.api() {
+        Ok(a) => a,
+        Err(e) => return (pruned, vec![e.clone()]),
+    };
+    for name in to_prune(entries, keep) {
+        match api.delete_checkpoint(container, &name) {
+            Ok(()) => {
+                let record = format!("{}/{id}/{name}.json", crate::workflow::RECORDS);
+                if let Ok(Some(b)) = obs.host.fs.read(&record, 1 << 20) {
+                    let _ = crate::fsio::restore(&obs.host, &record, &b, None);
+                }
+                let cpu = crate::workflow::cpuinfo_dir(id, &name);
+                if obs.host.fs.is_dir(&cpu) {
+                    let _ = crate::fsio::remove_tree(&obs.host, &cpu);
+                }
+                pruned.push(name);
+            }
+            Err(e) => errors.push(format!("cannot remove checkpoint {name}: {e}")),
+        }
+    }
+    (pruned, errors)
+}
+
 /// `dockpoint checkpoints`.
 pub fn run(args: &CheckpointsArgs) -> Exit {
     let json = args.format == Format::Json;
@@ -102,26 +136,9 @@ pub fn run(args: &CheckpointsArgs) -> Exit {
             return ui::finish(Exit::Failed);
         }
     };
-    let mut pruned = Vec::new();
-    let mut errors = Vec::new();
+    let (mut pruned, mut errors) = (Vec::new(), Vec::new());
     if let Some(keep) = args.prune {
-        let api = obs.api().expect("listed through it");
-        for name in to_prune(&entries, keep) {
-            match api.delete_checkpoint(&args.container, &name) {
-                Ok(()) => {
-                    let record = format!("{}/{id}/{name}.json", crate::workflow::RECORDS);
-                    if let Ok(Some(b)) = obs.host.fs.read(&record, 1 << 20) {
-                        let _ = crate::fsio::restore(&obs.host, &record, &b, None);
-                    }
-                    let cpu = crate::workflow::cpuinfo_dir(&id, &name);
-                    if obs.host.fs.is_dir(&cpu) {
-                        let _ = crate::fsio::remove_tree(&obs.host, &cpu);
-                    }
-                    pruned.push(name);
-                }
-                Err(e) => errors.push(format!("cannot remove checkpoint {name}: {e}")),
-            }
-        }
+        (pruned, errors) = prune(&obs, &args.container, &id, &entries, keep);
         entries.retain(|e| !pruned.contains(&e.name));
     }
     let exit = if errors.is_empty() {

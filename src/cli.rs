@@ -263,6 +263,11 @@ pub struct CheckpointArgs {
     /// Output format: human, or one JSON object on stdout
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// After a successful checkpoint, remove all but the newest N (as
+    /// `dockpoint checkpoints --prune N`): never zero, never before the new
+    /// one is complete
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub keep: Option<u64>,
     /// Checkpoint only when the host is shutting down (systemd's state is
     /// `stopping`); otherwise do nothing (the shutdown unit's stop action)
     #[arg(long, hide = true)]

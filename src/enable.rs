@@ -143,6 +143,10 @@ pub fn plan(f: &Facts, flags: &Flags) -> Plan {
             format!("{UNIT_DIR}/{}", SHUTDOWN.file),
             units::render(&SHUTDOWN, &f.bin),
         ));
+        want.push((
+            format!("{}/{DROPIN}", units::dropin_dir(&SHUTDOWN, &esc)),
+            units::keep_dropin(flags.keep),
+        ));
     }
     let mut wrote = false;
     for (path, content) in want {
@@ -194,14 +198,15 @@ pub fn manual(c: &str, bin: &str, flags: &Flags) -> String {
     );
     if let Some(every) = &flags.every {
         out.push_str(&format!(
-            "  every {every} (cron):\n    {} root {bin} checkpoint {c} --leave-running --yes && {bin} checkpoints {c} --prune {}\n",
+            "  every {every} (cron):\n    {} root {bin} checkpoint {c} --leave-running --yes --keep {}\n",
             cron_schedule(every),
             flags.keep
         ));
     }
     if flags.on_shutdown {
         out.push_str(&format!(
-            "  at shutdown, before docker stops (the stop action of an init script ordered before docker's):\n    {bin} checkpoint {c} --yes\n"
+            "  at shutdown, before docker stops (the stop action of an init script ordered before docker's):\n    {bin} checkpoint {c} --yes --keep {}\n",
+            flags.keep
         ));
     }
     out
@@ -264,6 +269,7 @@ pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
         .collect();
     paths.push(format!("{}/{DROPIN}", units::dropin_dir(&TIMER, &esc)));
     paths.push(format!("{}/{DROPIN}", units::dropin_dir(&CHECKPOINT, &esc)));
+    paths.push(format!("{}/{DROPIN}", units::dropin_dir(&SHUTDOWN, &esc)));
     let current = paths
         .into_iter()
         .map(|p| {
@@ -472,7 +478,7 @@ pub fn run_disable(args: &DisableArgs) -> Exit {
         argv.extend(instances);
         changes.push(Change::Run { argv });
     }
-    for t in [&TIMER, &CHECKPOINT] {
+    for t in [&TIMER, &CHECKPOINT, &SHUTDOWN] {
         let dir = units::dropin_dir(t, &esc);
         if obs.host.fs.is_dir(&dir) {
             changes.push(Change::Remove { path: dir });
@@ -629,6 +635,7 @@ mod tests {
                 "write /etc/systemd/system/dockpoint-checkpoint@bela.timer.d/dockpoint.conf",
                 "write /etc/systemd/system/dockpoint-checkpoint@bela.service.d/dockpoint.conf",
                 "write /etc/systemd/system/dockpoint-shutdown@.service",
+                "write /etc/systemd/system/dockpoint-shutdown@bela.service.d/dockpoint.conf",
                 "systemctl daemon-reload",
                 "systemctl enable dockpoint-restore@bela.service",
                 "systemctl enable --now dockpoint-checkpoint@bela.timer",
@@ -724,7 +731,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("*/15 * * * * root"), "{text}");
-        assert!(text.contains("--prune 2"), "{text}");
+        assert!(text.contains("--leave-running --yes --keep 2"), "{text}");
         assert_eq!(cron_schedule("1min"), "*/1 * * * *");
         assert_eq!(cron_schedule("2h"), "0 */2 * * *");
         assert_eq!(cron_schedule("90s"), "*/2 * * * *");

@@ -41,8 +41,7 @@ WantedBy=multi-user.target
 };
 
 /// On a schedule: a new checkpoint (left running), then the old ones
-/// pruned; the prune runs only when the checkpoint succeeded, so there is
-/// never zero.
+/// pruned (`--keep`: only once the new one is complete, so never zero).
 pub const CHECKPOINT: Template = Template {
     file: "dockpoint-checkpoint@.service",
     job: "a fresh checkpoint (left running), then all but the newest KEEP removed",
@@ -56,8 +55,7 @@ Wants=docker.service
 [Service]
 Type=oneshot
 Environment=DOCKPOINT_KEEP=2
-ExecStart={bin} checkpoint %I --leave-running --yes
-ExecStartPost={bin} checkpoints %I --prune ${DOCKPOINT_KEEP}
+ExecStart={bin} checkpoint %I --leave-running --yes --keep ${DOCKPOINT_KEEP}
 TimeoutStartSec=30min
 ",
 };
@@ -96,8 +94,9 @@ Wants=docker.service
 [Service]
 Type=oneshot
 RemainAfterExit=yes
+Environment=DOCKPOINT_KEEP=2
 ExecStart=/bin/true
-ExecStop={bin} checkpoint %I --yes --only-at-shutdown
+ExecStop={bin} checkpoint %I --yes --only-at-shutdown --keep ${DOCKPOINT_KEEP}
 TimeoutStopSec=30min
 
 [Install]
