@@ -10,9 +10,9 @@
 
 use crate::cli::{CheckpointArgs, Format};
 use crate::docker::api::{Api, ApiError};
-use crate::doctor::{self, CheckResult, Selection, Status};
+use crate::doctor::{self, CheckResult, Selection};
 use crate::exit::Exit;
-use crate::host::{Host, SystemRunner, Term};
+use crate::host::{Host, Term};
 use crate::observe::Observer;
 use crate::ui;
 use crate::workflow::{RECORDS, Record, Verdict, named_log, valid_name, verdict};
@@ -68,6 +68,31 @@ pub struct Report {
     pub message: String,
 }
 
+impl Report {
+    /// Refused until something says otherwise; nothing measured yet.
+    pub fn new(container: &str, checkpoint: &str, preflight: Vec<CheckResult>) -> Report {
+        Report {
+            format_version: 1,
+            container: container.to_string(),
+            checkpoint: checkpoint.to_string(),
+            status: "refused",
+            duration_ms: 0,
+            preflight,
+            warnings: Vec::new(),
+            size_bytes: None,
+            criu_stats: None,
+            pruned: Vec::new(),
+            redumped: 0,
+            gc_race: "none",
+            error: None,
+            criu_log: None,
+            diagnoses: Vec::new(),
+            record: None,
+            message: String::new(),
+        }
+    }
+}
+
 /// `dockpoint checkpoint`.
 pub fn run(args: &CheckpointArgs) -> Exit {
     let name = args
@@ -89,14 +114,11 @@ pub fn run(args: &CheckpointArgs) -> Exit {
     // paused.
     ui::handle_ctrl_c();
     let term = Term::detect();
-    let host = match Host::new(None, Box::new(SystemRunner), term) {
-        Ok(h) => h,
-        Err(e) => {
-            ui::error(&format!("{e:#}"));
-            return Exit::Failed;
-        }
+    let obs = match Observer::live(term) {
+        Ok(o) => Arc::new(o),
+        Err(exit) => return exit,
     };
-    if args.only_at_shutdown && !shutting_down(&host) {
+    if args.only_at_shutdown && !shutting_down(&obs.host) {
         ui::eline(&format!(
             "dockpoint checkpoint {}: the host is not shutting down: no checkpoint (this is the shutdown unit's stop action)",
             args.container
@@ -104,7 +126,6 @@ pub fn run(args: &CheckpointArgs) -> Exit {
         return Exit::Ok;
     }
     let started = Instant::now();
-    let obs = Arc::new(Observer::new(host, Duration::from_secs(30)));
     let sel = Selection {
         only: PREFLIGHT.iter().map(|s| s.to_string()).collect(),
         skip: Vec::new(),
@@ -116,25 +137,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
     );
     let pre = doctor::run_checks(obs.clone(), &sel, false);
     progress.finish("done");
-    let mut report = Report {
-        format_version: 1,
-        container: args.container.clone(),
-        checkpoint: name.clone(),
-        status: "refused",
-        duration_ms: 0,
-        preflight: pre.checks.clone(),
-        warnings: Vec::new(),
-        size_bytes: None,
-        criu_stats: None,
-        pruned: Vec::new(),
-        redumped: 0,
-        gc_race: "none",
-        error: None,
-        criu_log: None,
-        diagnoses: Vec::new(),
-        record: None,
-        message: String::new(),
-    };
+    let mut report = Report::new(&args.container, &name, pre.checks.clone());
     match verdict(&pre.checks) {
         Verdict::Refuse(why) => {
             report.message = format!(
@@ -145,21 +148,15 @@ pub fn run(args: &CheckpointArgs) -> Exit {
         }
         Verdict::Warn(w) => {
             report.warnings = w;
-            if !json {
-                for w in &report.warnings {
-                    ui::eline(&format!("warning: {w}"));
-                }
-            }
-            // Nobody to ask and nobody said yes: the warnings stop it.
-            if !args.yes && !term.interactive {
-                report.message = format!(
-                    "refused: the preflight warns, and without a terminal only --yes goes ahead; nothing was done:\n  {}",
-                    report.warnings.join("\n  ")
-                );
-                return finish(json, report, started);
-            }
-            if !args.yes && !ui::ask_yes_no("Checkpoint anyway (see the warnings)?", false) {
-                report.message = "cancelled by the operator; nothing was done".into();
+            let asked = crate::workflow::consent(
+                &report.warnings,
+                json,
+                args.yes,
+                term.interactive,
+                "Checkpoint anyway (see the warnings)?",
+            );
+            if let Err(why) = asked {
+                report.message = why;
                 return finish(json, report, started);
             }
         }
@@ -570,14 +567,7 @@ fn keep_log(host: &Host, path: &str, container: &str, name: &str) -> Result<Stri
         .map_err(|e| format!("the CRIU log {path} could not be read: {e:#}"))?
         .ok_or_else(|| format!("the CRIU log {path} was already gone"))?;
     let base = path.rsplit('/').next().unwrap_or("criu.log");
-    let safe: String = container
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let dest = format!("/var/log/dockpoint/{safe}-{name}-{base}");
-    crate::fsio::write_state(host, &dest, &bytes)
-        .map(|_| dest)
-        .map_err(|e| format!("the CRIU log could not be kept: {e:#}"))
+    crate::workflow::keep_log(host, &bytes, container, name, base)
 }
 
 fn finish(json: bool, mut report: Report, started: Instant) -> Exit {
@@ -596,22 +586,7 @@ fn finish(json: bool, mut report: Report, started: Instant) -> Exit {
 }
 
 fn print_human(r: &Report) {
-    for c in &r.preflight {
-        if matches!(c.status, Status::Fail | Status::Error | Status::Warn) {
-            ui::println(&format!(
-                "{} {:<27} {}",
-                doctor::symbol(c.status),
-                c.id,
-                c.message
-            ));
-            if let Some(f) = &c.fix {
-                ui::println(&format!("    fix: {f}"));
-            }
-            for d in &c.details {
-                ui::println(&format!("    {d}"));
-            }
-        }
-    }
+    crate::workflow::print_problems(&r.preflight);
     let sym = if r.status == "created" { "✓" } else { "✗" };
     ui::println(&format!("{sym} {}", r.message));
     if let Some(s) = &r.criu_stats {
@@ -633,19 +608,14 @@ fn print_human(r: &Report) {
             r.pruned.join(", ")
         ));
     }
-    for d in &r.diagnoses {
-        ui::println(&format!("    {}: {}", d.id, d.title));
-        ui::println(&format!("      cause: {}", d.cause));
-        for f in &d.fix {
-            ui::println(&format!("      fix: {f}"));
-        }
-    }
+    crate::workflow::print_diagnoses(&r.diagnoses);
     ui::println(&format!("    ({} ms)", r.duration_ms));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doctor::Status;
     use crate::doctor::checks::Severity;
 
     fn check(id: &'static str, status: Status) -> CheckResult {
@@ -736,25 +706,7 @@ mod tests {
             runner: Box::new(crate::runner::RecordingRunner::default()),
             term: Term::plain(),
         };
-        let mut report = Report {
-            format_version: 1,
-            container: "bela".into(),
-            checkpoint: "cp1".into(),
-            status: "refused",
-            duration_ms: 0,
-            preflight: Vec::new(),
-            warnings: Vec::new(),
-            size_bytes: None,
-            criu_stats: None,
-            pruned: Vec::new(),
-            redumped: 0,
-            gc_race: "none",
-            error: None,
-            criu_log: None,
-            diagnoses: Vec::new(),
-            record: None,
-            message: String::new(),
-        };
+        let mut report = Report::new("bela", "cp1", Vec::new());
         let progress = crate::progress::Progress::start(&Term::plain(), "test");
         let r = create(
             &host,

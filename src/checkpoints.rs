@@ -5,11 +5,10 @@
 
 use crate::cli::{CheckpointsArgs, Format};
 use crate::exit::Exit;
-use crate::host::{Host, SystemRunner, Term};
+use crate::host::Term;
 use crate::observe::Observer;
 use crate::ui;
 use serde::Serialize;
-use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Entry {
@@ -121,14 +120,10 @@ pub fn prune(
 /// `dockpoint checkpoints`.
 pub fn run(args: &CheckpointsArgs) -> Exit {
     let json = args.format == Format::Json;
-    let host = match Host::new(None, Box::new(SystemRunner), Term::detect()) {
-        Ok(h) => h,
-        Err(e) => {
-            ui::error(&format!("{e:#}"));
-            return Exit::Failed;
-        }
+    let obs = match Observer::live(Term::detect()) {
+        Ok(o) => o,
+        Err(exit) => return exit,
     };
-    let obs = Observer::new(host, Duration::from_secs(30));
     let (id, mut entries) = match list(&obs, &args.container) {
         Ok(x) => x,
         Err(e) => {

@@ -75,20 +75,9 @@ pub struct DumpStats {
 
 /// The dump half of a `stats-dump` file.
 pub fn dump_stats(image: &[u8]) -> Result<Option<DumpStats>> {
-    let Some(entry) = entries(image, STATS_MAGIC)
-        .context("stats-dump")?
-        .into_iter()
-        .next()
-    else {
+    let Some(d) = stats_half(image, 1, "stats-dump")? else {
         return Ok(None);
     };
-    let mut dump = None;
-    for field in Fields::new(entry) {
-        if let (1, Value::Bytes(b)) = field? {
-            dump = Some(b);
-        }
-    }
-    let Some(d) = dump else { return Ok(None) };
     let mut s = DumpStats::default();
     for field in Fields::new(d) {
         match field? {
@@ -143,20 +132,9 @@ pub fn reg_files(image: &[u8]) -> Result<Vec<RegFile>> {
 
 /// The restore half of a `stats-restore` file.
 pub fn restore_stats(image: &[u8]) -> Result<Option<RestoreStats>> {
-    let Some(entry) = entries(image, STATS_MAGIC)
-        .context("stats-restore")?
-        .into_iter()
-        .next()
-    else {
+    let Some(r) = stats_half(image, 2, "stats-restore")? else {
         return Ok(None);
     };
-    let mut restore = None;
-    for field in Fields::new(entry) {
-        if let (2, Value::Bytes(b)) = field? {
-            restore = Some(b);
-        }
-    }
-    let Some(r) = restore else { return Ok(None) };
     let mut s = RestoreStats::default();
     for field in Fields::new(r) {
         match field? {
@@ -169,6 +147,27 @@ pub fn restore_stats(image: &[u8]) -> Result<Option<RestoreStats>> {
         }
     }
     Ok(Some(s))
+}
+
+/// One half of a stats file's `stats_entry`: field 1 is the dump's, 2 the
+/// restore's. None when the file has no entry or not that half.
+fn stats_half<'a>(image: &'a [u8], field: u64, what: &str) -> Result<Option<&'a [u8]>> {
+    let Some(entry) = entries(image, STATS_MAGIC)
+        .context(what.to_string())?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let mut half = None;
+    for f in Fields::new(entry) {
+        if let (n, Value::Bytes(b)) = f?
+            && n == field
+        {
+            half = Some(b);
+        }
+    }
+    Ok(half)
 }
 
 /// The entries after the header, each checked to fit in the file.

@@ -10,13 +10,12 @@
 use crate::cli::{DisableArgs, EnableArgs, Format};
 use crate::docker::api::ContainerInspect;
 use crate::exit::Exit;
-use crate::host::{Cmd, Host, SystemRunner, Term};
+use crate::host::{Cmd, Host, Term};
 use crate::observe::Observer;
 use crate::ui;
 use crate::units::{self, CHECKPOINT, DROPIN, RESTORE, SHUTDOWN, TIMER, UNIT_DIR};
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// What enable reads, gathered once.
 #[derive(Debug, Clone)]
@@ -252,11 +251,7 @@ fn host_and_observer() -> Result<Arc<Observer>, Exit> {
         ui::error("dockpoint enable/disable write systemd units: run as root (sudo dockpoint ...)");
         return Err(Exit::Usage);
     }
-    let host = Host::new(None, Box::new(SystemRunner), Term::detect()).map_err(|e| {
-        ui::error(&format!("{e:#}"));
-        Exit::Failed
-    })?;
-    Ok(Arc::new(Observer::new(host, Duration::from_secs(30))))
+    Observer::live(Term::detect()).map(Arc::new)
 }
 
 /// Observe what enable reads.

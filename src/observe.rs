@@ -160,6 +160,19 @@ pub struct ContainerObs {
 }
 
 impl Observer {
+    /// The live host's observer for a workflow command (engine calls
+    /// bounded by 30 s); a host that cannot be opened is said, and is the
+    /// command's exit.
+    pub fn live(term: crate::host::Term) -> Result<Self, crate::exit::Exit> {
+        match Host::new(None, Box::new(crate::host::SystemRunner), term) {
+            Ok(host) => Ok(Observer::new(host, Duration::from_secs(30))),
+            Err(e) => {
+                crate::ui::error(&format!("{e:#}"));
+                Err(crate::exit::Exit::Failed)
+            }
+        }
+    }
+
     pub fn new(host: Host, timeout: Duration) -> Self {
         let distro = distro::detect(&host.fs);
         let kernel = if host.live { Kernel::detect() } else { None };

@@ -18,7 +18,7 @@ use crate::docker::api::{Api, ContainerInspect, Started};
 use crate::doctor::checks::Severity;
 use crate::doctor::{self, CheckResult, Selection, Status};
 use crate::exit::Exit;
-use crate::host::{Host, SystemRunner, Term};
+use crate::host::{Host, Term};
 use crate::observe::Observer;
 use crate::progress::Progress;
 use crate::ui;
@@ -70,8 +70,6 @@ pub fn restore_log_named(message: &str) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub entry: Entry,
-    /// Its directory under docker's data root.
-    pub dir: String,
     /// What dockpoint recorded beside it (None: made by plain docker).
     pub record: Option<Record>,
     /// What CRIU will check, and what is there now; Err: files.img unread.
@@ -123,7 +121,8 @@ pub fn usable(facts: &Facts, cp: &Candidate) -> bool {
 
 /// Why each checkpoint newer than the chosen one was passed over.
 pub fn skipped(facts: &Facts, flags: &Flags) -> Vec<(String, String)> {
-    let Ok(list) = &facts.checkpoints else {
+    // Only an unattended run passes checkpoints over.
+    let (true, Ok(list)) = (flags.usable_only, &facts.checkpoints) else {
         return Vec::new();
     };
     let chosen = chosen(facts, flags).map(|c| c.entry.name.as_str());
@@ -493,9 +492,26 @@ pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
     let checkpoints = crate::checkpoints::list(obs, container).map(|(_, list)| {
         let Ok(i) = &inspect else { return Vec::new() };
         list.into_iter()
-            // Only the named one is read; otherwise each may be chosen.
-            .filter(|e| flags.name.as_ref().is_none_or(|n| &e.name == n))
-            .map(|entry| candidate(obs, i, &root, entry))
+            .enumerate()
+            .map(|(k, entry)| {
+                // Read (record, files, CPU check) only what may be chosen:
+                // the named one, the newest, or, unattended, each in turn.
+                // The others keep their names, for the messages.
+                let may_be_chosen = match &flags.name {
+                    Some(n) => &entry.name == n,
+                    None => flags.usable_only || k == 0,
+                };
+                if may_be_chosen {
+                    candidate(obs, i, &root, entry)
+                } else {
+                    Candidate {
+                        record: None,
+                        files: Err("not read: it cannot be chosen".into()),
+                        cpu: None,
+                        entry,
+                    }
+                }
+            })
             .collect()
     });
     Facts {
@@ -539,7 +555,6 @@ fn candidate(obs: &Observer, i: &ContainerInspect, root: &str, entry: Entry) -> 
         .then(|| cpu_check(&obs.host, &cpu_dir));
     Candidate {
         entry,
-        dir,
         record,
         files,
         cpu,
@@ -606,6 +621,34 @@ pub struct Report {
     pub message: String,
 }
 
+impl Report {
+    /// Refused until something says otherwise; nothing measured yet.
+    pub fn new(container: &str, checkpoint: Option<String>, preflight: Vec<CheckResult>) -> Report {
+        Report {
+            format_version: 1,
+            container: container.to_string(),
+            checkpoint,
+            status: "refused",
+            duration_ms: 0,
+            preflight,
+            warnings: Vec::new(),
+            skipped: Vec::new(),
+            gc_race: "none",
+            stopped_first: false,
+            signal_sent: None,
+            proof: None,
+            criu_stats: None,
+            healthy_after_ms: None,
+            cleaned: Vec::new(),
+            cold_start_reason: None,
+            error: None,
+            criu_log: None,
+            diagnoses: Vec::new(),
+            message: String::new(),
+        }
+    }
+}
+
 /// `dockpoint restore`.
 pub fn run(args: &RestoreArgs) -> Exit {
     if let Some(n) = &args.name
@@ -625,15 +668,11 @@ pub fn run(args: &RestoreArgs) -> Exit {
     // stopped between the stop and the restore.
     ui::handle_ctrl_c();
     let term = Term::detect();
-    let host = match Host::new(None, Box::new(SystemRunner), term) {
-        Ok(h) => h,
-        Err(e) => {
-            ui::error(&format!("{e:#}"));
-            return Exit::Failed;
-        }
-    };
     let started = Instant::now();
-    let obs = Arc::new(Observer::new(host, Duration::from_secs(30)));
+    let obs = match Observer::live(term) {
+        Ok(o) => Arc::new(o),
+        Err(exit) => return exit,
+    };
     let flags = Flags {
         name: args.name.clone(),
         yes: args.yes,
@@ -655,32 +694,17 @@ pub fn run(args: &RestoreArgs) -> Exit {
     let mut checks = harden(pre.checks);
     checks.extend(gates(&facts, &flags));
     let name = chosen(&facts, &flags).map(|c| c.entry.name.clone());
-    let mut report = Report {
-        format_version: 1,
-        container: args.container.clone(),
-        checkpoint: name.clone().or(args.name.clone()),
-        status: "refused",
-        duration_ms: 0,
-        preflight: checks.clone(),
-        warnings: Vec::new(),
-        skipped: skipped(&facts, &flags)
+    let mut report = Report::new(
+        &args.container,
+        name.clone().or(args.name.clone()),
+        checks.clone(),
+    );
+    if name.is_some() {
+        report.skipped = skipped(&facts, &flags)
             .into_iter()
-            .filter(|_| name.is_some())
             .map(|(checkpoint, why)| Skipped { checkpoint, why })
-            .collect(),
-        gc_race: "none",
-        stopped_first: false,
-        signal_sent: None,
-        proof: None,
-        criu_stats: None,
-        healthy_after_ms: None,
-        cleaned: Vec::new(),
-        cold_start_reason: None,
-        error: None,
-        criu_log: None,
-        diagnoses: Vec::new(),
-        message: String::new(),
-    };
+            .collect();
+    }
     match verdict(&checks) {
         Verdict::Refuse(why) => {
             report.message = format!(
@@ -694,21 +718,15 @@ pub fn run(args: &RestoreArgs) -> Exit {
         }
         Verdict::Warn(w) => {
             report.warnings = w;
-            if !json {
-                for w in &report.warnings {
-                    ui::eline(&format!("warning: {w}"));
-                }
-            }
-            // Nobody to ask and nobody said yes: the warnings stop it.
-            if !args.yes && !term.interactive {
-                report.message = format!(
-                    "refused: the preflight warns, and without a terminal only --yes goes ahead; nothing was done:\n  {}",
-                    report.warnings.join("\n  ")
-                );
-                return finish_run(args, &obs, report, started);
-            }
-            if !args.yes && !ui::ask_yes_no("Restore anyway (see the warnings)?", false) {
-                report.message = "cancelled by the operator; nothing was done".into();
+            let asked = crate::workflow::consent(
+                &report.warnings,
+                json,
+                args.yes,
+                term.interactive,
+                "Restore anyway (see the warnings)?",
+            );
+            if let Err(why) = asked {
+                report.message = why;
                 return finish_run(args, &obs, report, started);
             }
         }
@@ -896,7 +914,9 @@ fn apply(
                 .flatten()
                 .and_then(|b| crate::criu_image::restore_stats(&b).ok().flatten());
             if let Some(l) = &log {
-                report.criu_log = keep(&obs.host, l, &c, name, "restore.log").ok();
+                report.criu_log =
+                    crate::workflow::keep_log(&obs.host, l.as_bytes(), &c, name, "restore.log")
+                        .ok();
             }
             let running = api.inspect(&c).map(|i| i.state.running).unwrap_or(false);
             if !running {
@@ -969,7 +989,7 @@ fn apply(
                 .unwrap_or_else(|| e.to_string());
             let mut logs = Vec::new();
             if let Some(l) = &log {
-                match keep(&obs.host, l, &c, name, "restore.log") {
+                match crate::workflow::keep_log(&obs.host, l.as_bytes(), &c, name, "restore.log") {
                     Ok(kept) => {
                         report.criu_log = Some(kept.clone());
                         logs.push(kept);
@@ -1053,18 +1073,6 @@ fn clean_tmp_copies(
             )),
         }
     }
-}
-
-/// Keep a copy of a CRIU log under /var/log/dockpoint.
-fn keep(host: &Host, text: &str, c: &str, name: &str, base: &str) -> Result<String, String> {
-    let safe: String = c
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let dest = format!("/var/log/dockpoint/{safe}-{name}-{base}");
-    crate::fsio::write_state(host, &dest, text.as_bytes())
-        .map(|_| dest)
-        .map_err(|e| format!("the CRIU log could not be kept: {e:#}"))
 }
 
 /// Run `call` while holding CRIU's restore log open from the moment it
@@ -1167,22 +1175,7 @@ fn finish(json: bool, mut report: Report, started: Instant) -> Exit {
 }
 
 fn print_human(r: &Report) {
-    for c in &r.preflight {
-        if matches!(c.status, Status::Fail | Status::Error | Status::Warn) {
-            ui::println(&format!(
-                "{} {:<27} {}",
-                doctor::symbol(c.status),
-                c.id,
-                c.message
-            ));
-            if let Some(f) = &c.fix {
-                ui::println(&format!("    fix: {f}"));
-            }
-            for d in &c.details {
-                ui::println(&format!("    {d}"));
-            }
-        }
-    }
+    crate::workflow::print_problems(&r.preflight);
     let sym = match r.status {
         "restored" => "✓",
         "cold-started" => "!",
@@ -1211,13 +1204,7 @@ fn print_human(r: &Report) {
     for c in &r.cleaned {
         ui::println(&format!("    removed {c}"));
     }
-    for d in &r.diagnoses {
-        ui::println(&format!("    {}: {}", d.id, d.title));
-        ui::println(&format!("      cause: {}", d.cause));
-        for f in &d.fix {
-            ui::println(&format!("      fix: {f}"));
-        }
-    }
+    crate::workflow::print_diagnoses(&r.diagnoses);
     ui::println(&format!("    ({} ms)", r.duration_ms));
 }
 
@@ -1258,7 +1245,6 @@ mod tests {
     fn cand(name: &str, mtime: i64, files: Result<Vec<FileNow>, String>) -> Candidate {
         Candidate {
             entry: entry(name, mtime),
-            dir: format!("/var/lib/docker/containers/abc123/checkpoints/{name}"),
             record: None,
             files,
             cpu: None,
@@ -1678,28 +1664,7 @@ mod tests {
                 .set("POST /containers/bela/stop?t=10", Reply::empty(204));
             let inspect: ContainerInspect =
                 serde_json::from_value(self.container.inspect()).unwrap();
-            let mut report = Report {
-                format_version: 1,
-                container: "bela".into(),
-                checkpoint: Some("cp1".into()),
-                status: "refused",
-                duration_ms: 0,
-                preflight: Vec::new(),
-                warnings: Vec::new(),
-                skipped: Vec::new(),
-                gc_race: "none",
-                stopped_first: false,
-                signal_sent: None,
-                proof: None,
-                criu_stats: None,
-                healthy_after_ms: None,
-                cleaned: Vec::new(),
-                cold_start_reason: None,
-                error: None,
-                criu_log: None,
-                diagnoses: Vec::new(),
-                message: String::new(),
-            };
+            let mut report = Report::new("bela", Some("cp1".into()), Vec::new());
             let api = self.obs.api().unwrap().clone();
             apply(
                 &self.obs,

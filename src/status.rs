@@ -6,13 +6,12 @@
 
 use crate::cli::{Format, StatusArgs};
 use crate::exit::Exit;
-use crate::host::{Cmd, Host, SystemRunner, Term};
+use crate::host::{Cmd, Host, Term};
 use crate::observe::Observer;
 use crate::restore::{self, Outcome};
 use crate::ui;
 use crate::units::{self, RESTORE, SHUTDOWN, TIMER, UNIT_DIR};
 use serde::Serialize;
-use std::time::Duration;
 
 #[derive(Debug, Serialize)]
 pub struct Unit {
@@ -199,14 +198,10 @@ fn one(obs: &Observer, c: &str, now: i64) -> ContainerStatus {
 
 /// `dockpoint status`.
 pub fn run(args: &StatusArgs) -> Exit {
-    let host = match Host::new(None, Box::new(SystemRunner), Term::detect()) {
-        Ok(h) => h,
-        Err(e) => {
-            ui::error(&format!("{e:#}"));
-            return Exit::Failed;
-        }
+    let obs = match Observer::live(Term::detect()) {
+        Ok(o) => o,
+        Err(exit) => return exit,
     };
-    let obs = Observer::new(host, Duration::from_secs(30));
     let names = match &args.container {
         Some(c) => vec![c.clone()],
         None => enabled(&obs.host),

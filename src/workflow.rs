@@ -2,7 +2,8 @@
 //! beside each checkpoint and where it lives, docker's naming rule, the
 //! preflight's verdict, where containerd keeps a task's CRIU files, and the
 //! check of the files CRIU size-checks (from a checkpoint's `files.img`,
-//! against the files on this host now).
+//! against the files on this host now), the operator's consent to warnings,
+//! kept CRIU logs, and the human report's preflight and diagnoses.
 
 use crate::criu_image::RegFile;
 use crate::docker::api::ContainerInspect;
@@ -262,4 +263,85 @@ pub fn files_now(host: &Host, files: &[RegFile], i: &ContainerInspect, root: &st
 
 const fn libc_ifmt() -> u32 {
     0o170000
+}
+
+/// The operator's consent to the preflight's warnings (printed first, unless
+/// the report is JSON): `--yes`, or a yes at the terminal. Without a
+/// terminal nobody can be asked, so the warnings stop the run. Err: why
+/// nothing was done.
+pub fn consent(
+    warnings: &[String],
+    json: bool,
+    yes: bool,
+    interactive: bool,
+    prompt: &str,
+) -> Result<(), String> {
+    if !json {
+        for w in warnings {
+            crate::ui::eline(&format!("warning: {w}"));
+        }
+    }
+    if yes {
+        return Ok(());
+    }
+    if !interactive {
+        return Err(format!(
+            "refused: the preflight warns, and without a terminal only --yes goes ahead; nothing was done:\n  {}",
+            warnings.join("\n  ")
+        ));
+    }
+    if !crate::ui::ask_yes_no(prompt, false) {
+        return Err("cancelled by the operator; nothing was done".into());
+    }
+    Ok(())
+}
+
+/// Keep a CRIU log under /var/log/dockpoint as
+/// `CONTAINER-CHECKPOINT-BASE` (docker removes the original with the task).
+pub fn keep_log(
+    host: &Host,
+    bytes: &[u8],
+    container: &str,
+    name: &str,
+    base: &str,
+) -> Result<String, String> {
+    let safe: String = container
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let dest = format!("/var/log/dockpoint/{safe}-{name}-{base}");
+    crate::fsio::write_state(host, &dest, bytes)
+        .map(|_| dest)
+        .map_err(|e| format!("the CRIU log could not be kept: {e:#}"))
+}
+
+/// The preflight's checks that did not pass, as the human report shows them.
+pub fn print_problems(checks: &[CheckResult]) {
+    for c in checks {
+        if matches!(c.status, Status::Fail | Status::Error | Status::Warn) {
+            crate::ui::println(&format!(
+                "{} {:<27} {}",
+                crate::doctor::symbol(c.status),
+                c.id,
+                c.message
+            ));
+            if let Some(f) = &c.fix {
+                crate::ui::println(&format!("    fix: {f}"));
+            }
+            for d in &c.details {
+                crate::ui::println(&format!("    {d}"));
+            }
+        }
+    }
+}
+
+/// explain's diagnoses of a failure, as the human report shows them.
+pub fn print_diagnoses(ds: &[crate::explain::Diagnosis]) {
+    for d in ds {
+        crate::ui::println(&format!("    {}: {}", d.id, d.title));
+        crate::ui::println(&format!("      cause: {}", d.cause));
+        for f in &d.fix {
+            crate::ui::println(&format!("      fix: {f}"));
+        }
+    }
 }

@@ -106,6 +106,21 @@ boot() { # boot ROOTNAME INIT
     docker_up
 }
 
+# cp_json OUT ARGS...: dockpoint ARGS --format json inside the host, the
+# report to OUT, stderr to the case's log; the exit code echoed.
+cp_json() { local out=$1; shift; local rc=0; hx dockpoint "$@" --format json > "$out" 2>>"$E2E_LOG/$CASE.log" || rc=$?; echo "$rc"; }
+
+# The Debian 13 systemd host with CRIU 4.2.1, installed by dockpoint setup
+# from the loopback OBS test repository, and the busybox image.
+boot_criu_host() {
+    boot trixie-systemd trixie systemd
+    criu_repo_serve
+    local rc
+    rc=$(dockpoint_json "$E2E_WORK/$CASE-setup.json" --criu-source obs --criu-base "$CRIU_REPO_URL")
+    expect_eq "$rc" 0 "setup exit code"
+    busybox_image
+}
+
 # The Engine API client's own test against this host's real dockerd.
 api_client_real() { # api_client_real EXPECTED-TEXT
     busybox_image
@@ -430,13 +445,8 @@ PY
 # (from the loopback OBS layout): refusals before docker is called, a TCP
 # container checkpointed, a file held open read-write warned about, prune.
 case_d13_checkpoint() {
-    boot trixie-systemd trixie systemd
-    criu_repo_serve
+    boot_criu_host
     local rc j=$E2E_WORK/$CASE
-    rc=$(dockpoint_json "$j-setup.json" --criu-source obs --criu-base "$CRIU_REPO_URL")
-    expect_eq "$rc" 0 "setup exit code"
-    busybox_image
-    cp_json() { local out=$1; shift; local rc=0; hx dockpoint "$@" --format json > "$out" 2>>"$E2E_LOG/$CASE.log" || rc=$?; echo "$rc"; }
     # A --rm container: refused before docker is called, nothing done.
     hx docker run -d --rm --name rm1 e2e/busybox sleep 1000 >/dev/null
     rc=$(cp_json "$j-rm.json" checkpoint rm1 cp1)
@@ -564,6 +574,10 @@ restore_cycles() {
     local recv; recv=$(hx sh -c 'wc -c < /srv/app1/recv')
     wait_for "data on the restored connection" 10 sh -c "[ \$(wc -c < /srv/app1/recv) -gt $recv ]"
     hx dockpoint checkpoints app1 > "$CAPTURE/d13-checkpoints-app.txt" 2>&1 || true
+    # A checkpoint that does not exist: refused, naming the ones that do.
+    rc=$(cp_json "$j-nosuch.json" restore app1 nosuch --yes)
+    expect_eq "$rc" 1 "restore of a checkpoint that does not exist"
+    expect_match "$(jget "$j-nosuch.json" message)" 'has no checkpoint nosuch \(it has: [^)]*c1' "the refusal"
     # The newest is the default.
     rc=$(cp_json "$j-old.json" checkpoint app1 old1 --leave-running --yes)
     expect_eq "$rc" 0 "checkpoint old1"

@@ -305,14 +305,10 @@ bcp_big() {
 }
 
 case_bench_checkpoint() {
-    boot trixie-systemd trixie systemd
-    criu_repo_serve
-    local rc out=$E2E_WORK/bench-checkpoint.txt
-    rc=$(dockpoint_json "$E2E_WORK/$CASE-setup.json" --criu-source obs --criu-base "$CRIU_REPO_URL")
-    expect_eq "$rc" 0 "setup exit code"
+    boot_criu_host
+    local out=$E2E_WORK/bench-checkpoint.txt
     expect_eq "$(hx criu --version | awk '/^Version:/ {print $2}')" 4.2.1 "CRIU"
     install -m 755 "$(command -v hyperfine)" "$HOST_ROOT/usr/local/bin/hyperfine"
-    busybox_image
     bcp_scripts
     : > "$out.tmp"
     bcp_overhead "$out.tmp"

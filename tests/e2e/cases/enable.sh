@@ -4,12 +4,8 @@
 # The checkpoint timer: never more than --keep checkpoints, never zero, each
 # restorable here; disable removes every unit file and leaves the policy.
 case_d13_enable() {
-    boot trixie-systemd trixie systemd
-    criu_repo_serve
+    boot_criu_host
     local rc j=$E2E_WORK/$CASE
-    rc=$(dockpoint_json "$j-setup.json" --criu-source obs --criu-base "$CRIU_REPO_URL")
-    expect_eq "$rc" 0 "setup exit code"
-    busybox_image
     hx docker run -d --restart always --name app1 -v /srv/app1:/data e2e/busybox sh -c \
         'trap "echo \$n >> /data/hups" HUP; n=0; while :; do n=$((n+1)); echo $n > /data/n; sleep 0.2; done' >/dev/null
     local units_before; units_before=$(hx sh -c 'find /etc/systemd/system | sort | md5sum')
@@ -51,12 +47,8 @@ ALL_CASES+=(d13_enable)
 # continues, one SIGHUP, status says so); then a record from another kernel:
 # a cold start, and status says why.
 case_d13_reboot() {
-    boot trixie-systemd trixie systemd
-    criu_repo_serve
+    boot_criu_host
     local rc j=$E2E_WORK/$CASE
-    rc=$(dockpoint_json "$j-setup.json" --criu-source obs --criu-base "$CRIU_REPO_URL")
-    expect_eq "$rc" 0 "setup exit code"
-    busybox_image
     counter_container app1
     rc=$(hx_rc dockpoint enable app1 --on-shutdown --yes)
     expect_eq "$rc" 0 "enable --on-shutdown"

@@ -43,22 +43,8 @@ reboot_host() {
     log "rebooted $HOST_NAME: poweroff ${REBOOT_POWEROFF_S} s, boot to docker up ${REBOOT_BOOT_S} s"
 }
 
-# dockpoint inside the host with its JSON report to $1; exit code echoed.
-rb_json() { local out=$1; shift; local rc=0; hx dockpoint "$@" --format json > "$out" 2>>"$E2E_LOG/$CASE.log" || rc=$?; echo "$rc"; }
-# dockpoint checkpoint (JSON to $1). Retried once, loudly, when only the
-# preflight's scan of /proc lost a process that ended meanwhile (a
-# short-lived `sleep` of the fixture): "cannot tell whether deleted files
-# are open ... process N is gone" (a preflight race of dockpoint, seen here).
-rb_checkpoint() {
-    local out=$1; shift
-    local rc; rc=$(rb_json "$out" checkpoint "$@")
-    if [ "$rc" != 0 ] && grep -q 'cannot tell whether deleted files are open' "$out"; then
-        log "checkpoint $*: the preflight lost a process mid-scan (container.deleted-files); once more"
-        cp "$out" "$out.raced"
-        rc=$(rb_json "$out" checkpoint "$@")
-    fi
-    echo "$rc"
-}
+# dockpoint checkpoint (JSON to $1).
+rb_checkpoint() { local out=$1; shift; cp_json "$out" checkpoint "$@"; }
 # A container's address (on whichever single network it is on).
 rb_ip() { hx docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
 rb_state() { hx docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$1"; }
@@ -100,12 +86,8 @@ rb_out_rsts() {
 # back with the containers defined (exited), the counter continues, and the
 # loopback connection inside comes back ESTABLISHED (tcp-established).
 case_reboot_restore() {
-    boot trixie-systemd trixie systemd
-    criu_repo_serve
+    boot_criu_host
     local j=$E2E_WORK/$CASE rc v ip0 ip1 inv0 inv1
-    rc=$(dockpoint_json "$j-setup.json" --criu-source obs --criu-base "$CRIU_REPO_URL")
-    expect_eq "$rc" 0 "setup exit code"
-    busybox_image
     rb_app app1
     # A bystander still running at the poweroff: docker stops it (it ends on
     # SIGTERM); it stays defined.
@@ -134,7 +116,7 @@ case_reboot_restore() {
     # work directories under /var/lib/containerd stay (logged, not judged).
     expect_eq "$(hx sh -c 'ls /run/containerd/io.containerd.runtime.v2.task/moby 2>/dev/null | wc -l')" 0 "containerd tasks after the boot"
     log "left under /var/lib/containerd from the old boot: $(hx sh -c 'ls /var/lib/containerd/io.containerd.runtime.v2.task/moby 2>/dev/null | wc -l') task work dir(s)"
-    rc=$(rb_json "$j-restore.json" restore app1 c1 --yes)
+    rc=$(cp_json "$j-restore.json" restore app1 c1 --yes)
     expect_eq "$rc" 0 "restore after the reboot: $(jget "$j-restore.json" message)"
     expect_eq "$(jget "$j-restore.json" status)" restored "restore status"
     expect_in "$(jget "$j-restore.json" proof)" "Restore finished successfully" "restore proof"
@@ -266,7 +248,7 @@ case_reboot_tcp() {
     done
     # With tcp-close alone: dockpoint refuses (recorded, not judged), docker dumps.
     rb_conf tcp-close
-    rc=$(rb_json "$j-cp-lo-C.json" checkpoint lo-C r1)
+    rc=$(cp_json "$j-cp-lo-C.json" checkpoint lo-C r1)
     note "dockpoint checkpoint lo-C with runc.conf [tcp-close]: exit $rc: $(jget "$j-cp-lo-C.json" message | tr '\n' ' ')"
     [ "$rc" = 0 ] || hx docker checkpoint create lo-C r1 >/dev/null
     expect_eq "$(rb_state lo-C)" "exited 137" "lo-C after its checkpoint with tcp-close"
@@ -291,7 +273,7 @@ case_reboot_tcp() {
             [ -n "$taken" ] || fail "no container took ${ip0[$c]} (the old address of $c)"
         fi
         case $opt in E) rb_conf tcp-established ;; B) rb_conf tcp-established tcp-close ;; esac
-        RB_RC=$(rb_json "$j-r-$c.json" restore "$c" r1 --yes --no-signal)
+        RB_RC=$(cp_json "$j-r-$c.json" restore "$c" r1 --yes --no-signal)
         RB_LOG=$(jget "$j-r-$c.json" criu_log)
         note "restore $c with [$(hx cat /etc/criu/runc.conf | tr '\n' ' ')]: exit $RB_RC, $(jget "$j-r-$c.json" status); address ${ip0[$c]} -> $(rb_ip "$c"); $(jget "$j-r-$c.json" message | head -n 1)"
         [ -z "$RB_LOG" ] || note "  CRIU: $(hx grep -E 'Error|Restore finished' "$RB_LOG" | grep -v RLIMIT_NOFILE | head -n 2 | tr '\n' ' ')"

@@ -6,9 +6,6 @@
 # refuses its restore before docker is called; a --network host container
 # checkpoints and restores, its in-memory state continuing.
 
-# dockpoint COMMAND... --format json inside the host; JSON to $1; exit code echoed.
-sid_dp_json() { local out=$1; shift; local rc=0; hx dockpoint "$@" --format json > "$out" 2>>"$E2E_LOG/$CASE.log" || rc=$?; echo "$rc"; }
-
 # A counter container NAME [docker run flags...]: its count lives only in
 # memory, starting from 0 (a fresh start resets it; a restore continues). Each
 # step appends the count to /srv/NAME/seq and rewrites /srv/NAME/n, both
@@ -69,7 +66,7 @@ case_sid_docker28() {
     # 2. A bridge container: checkpointed with the container.network warning;
     # its restore refused before docker is called.
     t=$SECONDS
-    rc=$(sid_dp_json "$j-br-cp.json" checkpoint br cp1 --yes)
+    rc=$(cp_json "$j-br-cp.json" checkpoint br cp1 --yes)
     expect_eq "$rc" 0 "checkpoint of the bridge container: $(jget "$j-br-cp.json" message)"
     expect_eq "$(jget "$j-br-cp.json" status)" created "bridge checkpoint status"
     expect_in "$(jget "$j-br-cp.json" warnings)" "container.network" "the bridge checkpoint's warnings"
@@ -78,7 +75,7 @@ case_sid_docker28() {
     before=$(sid_state br)
     expect_eq "${before%% *}" false "br after its checkpoint"
     lines=$(sid_lines br)
-    rc=$(sid_dp_json "$j-br-r.json" restore br)
+    rc=$(cp_json "$j-br-r.json" restore br)
     expect_eq "$rc" 1 "restore of the bridge container"
     expect_eq "$(jget "$j-br-r.json" status)" refused "bridge restore status"
     expect_eq "$(jget "$j-br-r.json" checkpoint)" cp1 "the checkpoint it judged"
@@ -96,14 +93,14 @@ case_sid_docker28() {
     # 3. A --network host container: checkpoint, then restore --no-signal; the
     # count continues from the checkpointed value, the shell not started again.
     t=$SECONDS
-    rc=$(sid_dp_json "$j-hn-cp.json" checkpoint hn cp1 --yes)
+    rc=$(cp_json "$j-hn-cp.json" checkpoint hn cp1 --yes)
     expect_eq "$rc" 0 "checkpoint of the host-network container: $(jget "$j-hn-cp.json" message)"
     expect_eq "$(jget "$j-hn-cp.json" status)" created "host-network checkpoint status"
     expect_not_in "$(jget "$j-hn-cp.json" warnings)" "container.network" "the host-network checkpoint's warnings"
     expect_eq "$(hx docker inspect -f '{{.State.Running}}' hn)" false "hn after its checkpoint"
     local v; v=$(sid_last hn)
     expect_eq "$(sid_lines hn)" "$v" "hn's count at the checkpoint (one line per step)"
-    rc=$(sid_dp_json "$j-hn-r.json" restore hn --no-signal)
+    rc=$(cp_json "$j-hn-r.json" restore hn --no-signal)
     expect_eq "$rc" 0 "restore of the host-network container: $(jget "$j-hn-r.json" message)"
     expect_eq "$(jget "$j-hn-r.json" status)" restored "host-network restore status"
     expect_eq "$(jget "$j-hn-r.json" checkpoint)" cp1 "the checkpoint restored"
