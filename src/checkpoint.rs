@@ -10,7 +10,7 @@
 
 use crate::cli::{CheckpointArgs, Format};
 use crate::docker::api::{Api, ApiError};
-use crate::doctor::{self, CheckResult, Selection};
+use crate::doctor::CheckResult;
 use crate::exit::Exit;
 use crate::host::{Host, Term};
 use crate::observe::Observer;
@@ -126,19 +126,9 @@ pub fn run(args: &CheckpointArgs) -> Exit {
         return Exit::Ok;
     }
     let started = Instant::now();
-    let sel = Selection {
-        only: PREFLIGHT.iter().map(|s| s.to_string()).collect(),
-        skip: Vec::new(),
-        containers: vec![args.container.clone()],
-    };
-    let progress = crate::progress::Progress::start(
-        &obs.host.term,
-        &format!("checkpoint {}: preflight", args.container),
-    );
-    let pre = doctor::run_checks(obs.clone(), &sel, false);
-    progress.finish("done");
-    let mut report = Report::new(&args.container, &name, pre.checks.clone());
-    match verdict(&pre.checks) {
+    let checks = crate::workflow::preflight(&obs, PREFLIGHT, "checkpoint", &args.container);
+    let mut report = Report::new(&args.container, &name, checks.clone());
+    match verdict(&checks) {
         Verdict::Refuse(why) => {
             report.message = format!(
                 "refused before docker was called, nothing was done:\n  {}",

@@ -16,7 +16,7 @@ use crate::cli::{Format, HealthUrl, RestoreArgs};
 use crate::criu_image::RestoreStats;
 use crate::docker::api::{Api, ContainerInspect, Started};
 use crate::doctor::checks::Severity;
-use crate::doctor::{self, CheckResult, Selection, Status};
+use crate::doctor::{CheckResult, Status};
 use crate::exit::Exit;
 use crate::host::{Host, Term};
 use crate::observe::Observer;
@@ -679,19 +679,9 @@ pub fn run(args: &RestoreArgs) -> Exit {
         interactive: term.interactive,
         usable_only: args.or_cold_start,
     };
-    let progress = Progress::start(
-        &obs.host.term,
-        &format!("restore {}: preflight", args.container),
-    );
-    let sel = Selection {
-        only: PREFLIGHT.iter().map(|s| s.to_string()).collect(),
-        skip: Vec::new(),
-        containers: vec![args.container.clone()],
-    };
-    let pre = doctor::run_checks(obs.clone(), &sel, false);
+    let pre = crate::workflow::preflight(&obs, PREFLIGHT, "restore", &args.container);
     let facts = observe(&obs, &args.container, &flags);
-    progress.finish("done");
-    let mut checks = harden(pre.checks);
+    let mut checks = harden(pre);
     checks.extend(gates(&facts, &flags));
     let name = chosen(&facts, &flags).map(|c| c.entry.name.clone());
     let mut report = Report::new(

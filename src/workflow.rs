@@ -345,3 +345,23 @@ pub fn print_diagnoses(ds: &[crate::explain::Diagnosis]) {
         }
     }
 }
+
+/// The doctor's checks `ids` for this host and `container`, with progress
+/// (`VERB CONTAINER: preflight`).
+pub fn preflight(
+    obs: &std::sync::Arc<crate::observe::Observer>,
+    ids: &[&str],
+    verb: &str,
+    container: &str,
+) -> Vec<CheckResult> {
+    let sel = crate::doctor::Selection {
+        only: ids.iter().map(|s| s.to_string()).collect(),
+        skip: Vec::new(),
+        containers: vec![container.to_string()],
+    };
+    let progress =
+        crate::progress::Progress::start(&obs.host.term, &format!("{verb} {container}: preflight"));
+    let checks = crate::doctor::run_checks(obs.clone(), &sel, false).checks;
+    progress.finish("done");
+    checks
+}
