@@ -276,6 +276,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
                 containerd: component(&obs, "containerd"),
                 runc: component(&obs, "runc"),
                 cpuinfo: cpuinfo_dump(&obs.host, &crate::workflow::cpuinfo_dir(&id, &name)),
+                tcp_close: crate::workflow::tcp_close_set(&obs.host).unwrap_or(false),
             };
             let path = format!("{RECORDS}/{id}/{name}.json");
             let text = serde_json::to_vec_pretty(&record).expect("a record serialises");

@@ -98,6 +98,16 @@ pub struct EnableArgs {
     /// Also checkpoint the container at shutdown, before docker stops
     #[arg(long)]
     pub on_shutdown: bool,
+    /// Add tcp-close to /etc/criu/runc.conf: connections to other hosts
+    /// cannot survive a reboot; CRIU then restores them closed, and a restore
+    /// no longer fails when docker gives the container another address
+    /// (every restore then closes the container's connections, loopback ones
+    /// too). Asked at a terminal when neither flag is given
+    #[arg(long, conflicts_with = "no_tcp_close")]
+    pub tcp_close: bool,
+    /// Leave /etc/criu/runc.conf as it is (do not ask about tcp-close)
+    #[arg(long)]
+    pub no_tcp_close: bool,
     /// Go ahead without asking (and set a restart policy that would start
     /// the container fresh at boot to `no`)
     #[arg(short = 'y', long)]

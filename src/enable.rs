@@ -11,7 +11,8 @@ use crate::cli::{DisableArgs, EnableArgs, Format};
 use crate::docker::api::ContainerInspect;
 use crate::exit::Exit;
 use crate::host::{Cmd, Host, Term};
-use crate::observe::Observer;
+use crate::observe::{Observer, RUNC_CONF};
+use crate::runc_conf::{self, CriuOption};
 use crate::ui;
 use crate::units::{self, CHECKPOINT, DROPIN, RESTORE, SHUTDOWN, TIMER, UNIT_DIR};
 use serde::Serialize;
@@ -31,6 +32,11 @@ pub struct Facts {
     pub bin: String,
     /// Each unit file dockpoint may write, with its content now.
     pub current: Vec<(String, Option<String>)>,
+    /// /etc/criu/runc.conf now (None: absent; Err: unreadable).
+    pub runc_conf: Result<Option<String>, String>,
+    /// The container's established connections to other hosts (not
+    /// loopback), as `local -> remote`: a reboot ends them.
+    pub outside: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +44,9 @@ pub struct Flags {
     pub every: Option<String>,
     pub keep: u32,
     pub on_shutdown: bool,
+    /// tcp-close in runc.conf: add it (Some(true)), leave runc.conf alone
+    /// (Some(false)), not decided (None: advised, not added).
+    pub tcp_close: Option<bool>,
     pub yes: bool,
     pub interactive: bool,
 }
@@ -54,6 +63,39 @@ pub enum Change {
     Run { argv: Vec<String> },
     /// Remove a drop-in directory dockpoint wrote.
     Remove { path: String },
+    /// Add CRIU options to runc.conf (a safe write, with a backup).
+    CriuOptions {
+        path: String,
+        add: Vec<String>,
+        #[serde(skip)]
+        old: Option<String>,
+        #[serde(skip)]
+        new: String,
+    },
+}
+
+/// Why tcp-close, in one line (the question, the flag's help, the advice).
+pub const TCP_CLOSE_WHY: &str = "connections to other hosts cannot survive a reboot: with tcp-close CRIU restores them closed, and a restore no longer fails when docker gives the container another address (every restore then closes its connections, loopback ones too)";
+
+/// Whether runc.conf sets tcp-close now (false when absent or unreadable).
+fn has_tcp_close(f: &Facts) -> bool {
+    matches!(&f.runc_conf, Ok(Some(t)) if matches!(runc_conf::effective(t, "tcp-close"), Ok(Some(_))))
+}
+
+/// The one-line advice when tcp-close was neither asked for nor refused.
+pub fn tcp_close_advice(f: &Facts, flags: &Flags) -> Option<String> {
+    if flags.tcp_close.is_some() || has_tcp_close(f) {
+        return None;
+    }
+    let held = if f.outside.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} holds {})", f.container, f.outside.join(", "))
+    };
+    Some(format!(
+        "{RUNC_CONF} has no tcp-close{held}: {TCP_CLOSE_WHY}; add it with dockpoint enable {} --tcp-close",
+        f.container
+    ))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,17 +146,51 @@ pub fn plan(f: &Facts, flags: &Flags) -> Plan {
             "container.restart-policy: {c} has restart policy `{policy}`, so docker would start it fresh at boot, racing the restore: rerun with --yes to set it to `no` (docker update --restart no {c})"
         ));
     }
+    let mut criu_options = None;
+    if flags.tcp_close == Some(true) {
+        match &f.runc_conf {
+            Err(e) => refuse.push(format!("runc-conf: {e}")),
+            Ok(old) => {
+                let text = old.as_deref().unwrap_or("");
+                let want = [
+                    CriuOption::flag("tcp-established"),
+                    CriuOption::flag("tcp-close"),
+                ];
+                match runc_conf::ensure_options(text, &want, false) {
+                    Err(e) => refuse.push(format!(
+                        "runc-conf: {RUNC_CONF} {e}: nothing was changed; dockpoint setup --repair fixes it, then enable again"
+                    )),
+                    Ok(edit) if old.as_deref() != Some(edit.text.as_str()) => {
+                        criu_options = Some(Change::CriuOptions {
+                            path: RUNC_CONF.into(),
+                            add: vec!["tcp-close".into()],
+                            old: old.clone(),
+                            new: edit.text,
+                        });
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
     if !refuse.is_empty() {
         return Plan::Refuse(refuse);
     }
     let esc = units::escape(c);
     if !f.systemd {
-        return Plan::Manual(manual(c, &f.bin, flags));
+        let mut text = manual(c, &f.bin, flags);
+        if criu_options.is_some() {
+            text.push_str(&format!(
+                "  and the line `tcp-close` in {RUNC_CONF} (beside tcp-established)\n"
+            ));
+        }
+        return Plan::Manual(text);
     }
     let mut changes = Vec::new();
     if policy_restarts {
         changes.push(Change::NoRestartPolicy { from: policy });
     }
+    changes.extend(criu_options);
     let mut want: Vec<(String, String)> = vec![(
         format!("{UNIT_DIR}/{}", RESTORE.file),
         units::render(&RESTORE, &f.bin),
@@ -243,6 +319,8 @@ struct Report {
     manual: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    advice: Vec<String>,
     message: String,
 }
 
@@ -278,7 +356,25 @@ pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
         paths.dedup();
         paths
     });
+    let outside = o
+        .facts
+        .as_ref()
+        .map(|f| {
+            f.tcp
+                .connections
+                .iter()
+                .filter(|t| t.state.is_connected() && !t.remote.ip().is_loopback())
+                .map(|t| format!("{} -> {}", t.local, t.remote))
+                .collect()
+        })
+        .unwrap_or_default();
     Facts {
+        runc_conf: obs
+            .host
+            .fs
+            .read_text(RUNC_CONF)
+            .map_err(|e| format!("{e:#}")),
+        outside,
         container: container.to_string(),
         systemd: obs.host.fs.is_dir("/run/systemd/system"),
         inspect: o.inspect.clone(),
@@ -300,14 +396,33 @@ pub fn run_enable(args: &EnableArgs) -> Exit {
         Err(e) => return e,
     };
     let json = args.format == Format::Json;
-    let flags = Flags {
+    let mut flags = Flags {
         every: args.every.clone(),
         keep: args.keep,
         on_shutdown: args.on_shutdown,
+        tcp_close: match (args.tcp_close, args.no_tcp_close) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
         yes: args.yes,
         interactive: obs.host.term.interactive,
     };
     let facts = observe(&obs, &args.container, &flags);
+    // At a terminal, tcp-close is offered (yes by default when the
+    // container holds connections to other hosts now).
+    if flags.interactive
+        && !args.yes
+        && !json
+        && let Some(advice) = tcp_close_advice(&facts, &flags)
+        && matches!(plan(&facts, &flags), Plan::Go(_) | Plan::Manual(_))
+    {
+        ui::println(&format!("  {advice}"));
+        flags.tcp_close = Some(ui::ask_yes_no(
+            &format!("Add tcp-close to {RUNC_CONF}?"),
+            !facts.outside.is_empty(),
+        ));
+    }
     let mut report = Report {
         format_version: 1,
         container: args.container.clone(),
@@ -316,6 +431,7 @@ pub fn run_enable(args: &EnableArgs) -> Exit {
         refused: Vec::new(),
         manual: None,
         errors: Vec::new(),
+        advice: tcp_close_advice(&facts, &flags).into_iter().collect(),
         message: String::new(),
     };
     let changes = match plan(&facts, &flags) {
@@ -384,6 +500,9 @@ fn describe(c: &Change) -> String {
         ),
         Change::Run { argv } => argv.join(" "),
         Change::Remove { path } => format!("remove {path}"),
+        Change::CriuOptions { path, add, .. } => {
+            format!("add {} to {path} (a backup is kept)", add.join(", "))
+        }
     }
 }
 
@@ -406,6 +525,31 @@ fn apply_one(obs: &Observer, container: &str, c: &Change) -> Result<(), String> 
             }
         }
         Change::Remove { path } => remove_dropins(&obs.host, path),
+        Change::CriuOptions {
+            path,
+            add,
+            old,
+            new,
+        } => {
+            let validate = |_: &str, b: &[u8]| -> anyhow::Result<()> {
+                let text = std::str::from_utf8(b)?;
+                for name in add.iter().map(String::as_str).chain(["tcp-established"]) {
+                    if runc_conf::effective(text, name)?.is_none() {
+                        anyhow::bail!("the new {path} does not set {name}");
+                    }
+                }
+                Ok(())
+            };
+            crate::fsio::write_file(
+                &obs.host,
+                path,
+                old.as_deref().map(str::as_bytes),
+                new.as_bytes(),
+                &validate,
+            )
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+        }
     }
 }
 
@@ -422,6 +566,9 @@ fn finish(json: bool, report: Report) -> Exit {
             "manual" => "!",
             _ => "✗",
         };
+        for a in &report.advice {
+            ui::println(&format!("! {a}"));
+        }
         ui::println(&format!("{sym} {}", report.message));
     }
     ui::finish(exit)
@@ -446,6 +593,7 @@ pub fn run_disable(args: &DisableArgs) -> Exit {
         refused: Vec::new(),
         manual: None,
         errors: Vec::new(),
+        advice: Vec::new(),
         message: String::new(),
     };
     if !obs.host.fs.is_dir("/run/systemd/system") {
@@ -590,6 +738,8 @@ mod tests {
             open_files: Some(Vec::new()),
             bin: "/usr/bin/dockpoint".into(),
             current: Vec::new(),
+            runc_conf: Ok(Some("tcp-established\n".into())),
+            outside: Vec::new(),
         }
     }
 
@@ -598,6 +748,7 @@ mod tests {
             every: every.map(str::to_owned),
             keep: 2,
             on_shutdown,
+            tcp_close: None,
             yes,
             interactive: false,
         }
@@ -612,9 +763,71 @@ mod tests {
                     Change::Run { argv } => argv.join(" "),
                     Change::NoRestartPolicy { from } => format!("restart {from} -> no"),
                     Change::Remove { path } => format!("remove {path}"),
+                    Change::CriuOptions { path, add, .. } => {
+                        format!("add {} to {path}", add.join(" "))
+                    }
                 })
                 .collect(),
             other => panic!("not a go: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tcp_close_is_added_to_runc_conf_only_when_asked_and_advised_otherwise() {
+        let mut f = facts("bridge", "no", "26.1.5");
+        f.outside = vec!["172.17.0.2:40000 -> 172.17.0.3:9000".into()];
+        let mut asked = flags(None, false, true);
+        asked.tcp_close = Some(true);
+        let Plan::Go(changes) = plan(&f, &asked) else {
+            panic!("not a go")
+        };
+        let edit = changes
+            .iter()
+            .find_map(|c| match c {
+                Change::CriuOptions { old, new, .. } => Some((old.clone(), new.clone())),
+                _ => None,
+            })
+            .expect("runc.conf is edited");
+        assert_eq!(edit.0.as_deref(), Some("tcp-established\n"));
+        assert_eq!(edit.1, "tcp-established\ntcp-close\n");
+        assert_eq!(tcp_close_advice(&f, &asked), None);
+        // Once there: no edit, no advice.
+        f.runc_conf = Ok(Some(edit.1));
+        assert!(
+            !runs(&plan(&f, &asked))
+                .iter()
+                .any(|r| r.starts_with("add "))
+        );
+        assert_eq!(tcp_close_advice(&f, &flags(None, false, true)), None);
+        // Not asked: runc.conf untouched, the advice names the connection.
+        f.runc_conf = Ok(Some("tcp-established\n".into()));
+        let unasked = flags(None, false, true);
+        assert!(
+            !runs(&plan(&f, &unasked))
+                .iter()
+                .any(|r| r.starts_with("add "))
+        );
+        let advice = tcp_close_advice(&f, &unasked).expect("advised");
+        assert!(advice.contains("172.17.0.3:9000"), "{advice}");
+        assert!(advice.contains("--tcp-close"), "{advice}");
+        // --no-tcp-close: neither.
+        let mut no = unasked.clone();
+        no.tcp_close = Some(false);
+        assert_eq!(tcp_close_advice(&f, &no), None);
+        // A runc.conf dockpoint cannot edit: refused naming the line.
+        f.runc_conf = Ok(Some("tcp-established\r\n".into()));
+        match plan(&f, &asked) {
+            Plan::Refuse(why) => {
+                assert!(why[0].contains("/etc/criu/runc.conf line 1"), "{why:?}")
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+        // No systemd: said in the manual text.
+        f.runc_conf = Ok(None);
+        f.systemd = false;
+        match plan(&f, &asked) {
+            Plan::Manual(text) => assert!(text.contains("`tcp-close`"), "{text}"),
+            other => panic!("not manual: {other:?}"),
         }
     }
 

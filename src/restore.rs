@@ -19,7 +19,7 @@ use crate::doctor::checks::Severity;
 use crate::doctor::{CheckResult, Status};
 use crate::exit::Exit;
 use crate::host::{Host, Term};
-use crate::observe::Observer;
+use crate::observe::{Observer, RUNC_CONF};
 use crate::progress::Progress;
 use crate::ui;
 #[cfg(test)]
@@ -88,6 +88,8 @@ pub struct Facts {
     pub checkpoints: Result<Vec<Candidate>, String>,
     pub kernel: Option<String>,
     pub criu: Option<String>,
+    /// Whether /etc/criu/runc.conf sets tcp-close now (None: unreadable).
+    pub tcp_close: Option<bool>,
 }
 
 /// The flags the gates read.
@@ -428,17 +430,22 @@ fn made_with_gate(facts: &Facts, cp: &Candidate) -> CheckResult {
             i.image
         ));
     }
+    // Seen on the e2e host: CRIU says "Need to set the --tcp-close options".
+    let tcp_close_gone = r.tcp_close && facts.tcp_close == Some(false);
+    if tcp_close_gone {
+        refuse.push(format!(
+            "made with tcp-close in {RUNC_CONF}, which has none now: CRIU restores such a checkpoint only with tcp-close"
+        ));
+    }
     if !refuse.is_empty() {
-        return result(
-            ID,
-            TITLE,
-            Status::Fail,
-            refuse.join("; "),
-            Some(format!(
-                "cold start (docker start {c}), then make a new checkpoint here"
-            )),
-            warn,
-        );
+        let fix = if tcp_close_gone && refuse.len() == 1 {
+            format!(
+                "add the line `tcp-close` back to {RUNC_CONF} (dockpoint enable {c} --tcp-close does it) and restore again, or cold start (docker start {c})"
+            )
+        } else {
+            format!("cold start (docker start {c}), then make a new checkpoint here")
+        };
+        return result(ID, TITLE, Status::Fail, refuse.join("; "), Some(fix), warn);
     }
     if !warn.is_empty() {
         return result(
@@ -520,6 +527,7 @@ pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
         checkpoints,
         kernel: obs.kernel.as_ref().map(|k| k.release.clone()),
         criu: obs.criu().and_then(|c| c.version).map(|v| v.to_string()),
+        tcp_close: crate::workflow::tcp_close_set(&obs.host),
     }
 }
 
@@ -750,8 +758,13 @@ pub fn run(args: &RestoreArgs) -> Exit {
         && report.status == "failed"
         && !api.inspect(&args.container).is_ok_and(|i| i.state.running)
     {
+        let criu = report
+            .diagnoses
+            .first()
+            .map(|d| format!(" (CRIU: {}: {})", d.matched.trim(), d.title))
+            .unwrap_or_default();
         let why = format!(
-            "the restore from {name} failed: {}",
+            "the restore from {name} failed: {}{criu}",
             first_line(&report.message)
         );
         cold_start(&obs, &args.container, why, &mut report);
@@ -1256,6 +1269,7 @@ mod tests {
             ]),
             kernel: Some("6.18.0".into()),
             criu: Some("4.2.1".into()),
+            tcp_close: Some(false),
         }
     }
 
@@ -1434,6 +1448,7 @@ mod tests {
             containerd: None,
             runc: None,
             cpuinfo: None,
+            tcp_close: false,
         };
         let with = |r: Record| {
             let mut f = facts(Vec::new(), false);
@@ -1459,6 +1474,26 @@ mod tests {
         assert_eq!(m.status, Status::Fail);
         assert!(m.message.contains("CPU features mismatch"), "{}", m.message);
         assert_eq!(g(&facts(Vec::new(), false)), Some(Status::Pass));
+        // Dumped with tcp-close: refused once runc.conf has none, with the
+        // fix that puts it back; fine while it is there (or unreadable).
+        let mut closed = record("6.18.0", "4.2.1");
+        closed.tcp_close = true;
+        let gs = gates(&with(closed.clone()), &flags(None, false));
+        let m = gs.iter().find(|c| c.id == "restore.made-with").unwrap();
+        assert_eq!(m.status, Status::Fail);
+        assert!(m.message.contains("made with tcp-close"), "{}", m.message);
+        assert!(
+            m.fix.as_deref().unwrap().contains("--tcp-close"),
+            "{:?}",
+            m.fix
+        );
+        for now in [Some(true), None] {
+            let f = Facts {
+                tcp_close: now,
+                ..with(closed.clone())
+            };
+            assert_eq!(g(&f), Some(Status::Pass), "runc.conf tcp-close {now:?}");
+        }
     }
 
     #[test]

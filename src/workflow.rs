@@ -120,6 +120,22 @@ pub struct Record {
     /// restore with `criu cpuinfo check`).
     #[serde(default)]
     pub cpuinfo: Option<String>,
+    /// Whether /etc/criu/runc.conf set tcp-close at the checkpoint: CRIU
+    /// then restores it only with tcp-close set again.
+    #[serde(default)]
+    pub tcp_close: bool,
+}
+
+/// Whether /etc/criu/runc.conf sets tcp-close now (`None`: it could not be
+/// read or does not parse; CRIU reads no such file as empty).
+pub fn tcp_close_set(host: &crate::host::Host) -> Option<bool> {
+    match host.fs.read_text(crate::observe::RUNC_CONF) {
+        Ok(None) => Some(false),
+        Ok(Some(t)) => crate::runc_conf::effective(&t, "tcp-close")
+            .ok()
+            .map(|v| v.is_some()),
+        Err(_) => None,
+    }
 }
 
 /// Paths CRIU never size-checks in a way dockpoint can see from outside.

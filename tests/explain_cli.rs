@@ -276,6 +276,13 @@ const VARIANTS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "tcp-close-needed",
+        &[
+            "(00.000861) Error (criu/image.c:94): Need to set the --tcp-close options.",
+            "need to set the --tcp-close option",
+        ],
+    ),
+    (
         "criu-mount-propagation",
         &[
             "(00.233410)      1: Error (criu/mount-v2.c:983): mnt-v2: Failed to make mount 402 slave: Invalid argument",

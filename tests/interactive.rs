@@ -72,15 +72,16 @@ fn bela_options_can_be_picked_by_number() {
     let mut p = session(&r, &[]);
     p.exp_string("Also add these CRIU options").unwrap();
     p.exp_string("2) ghost-limit 100M").unwrap();
+    p.exp_string("3) tcp-close").unwrap();
     p.exp_string("numbers, or Enter for none").unwrap();
-    answer(&mut p, "1 2");
+    answer(&mut p, "1 3");
     apply_menu(&mut p);
     answer(&mut p, "1");
     p.exp_string("Changed: 2").unwrap();
     assert_eq!(exit_code(&mut p), 0);
     assert_eq!(
         r.read("/etc/criu/runc.conf"),
-        "tcp-established\nskip-in-flight\nghost-limit 100M\n"
+        "tcp-established\nskip-in-flight\ntcp-close\n"
     );
 }
 

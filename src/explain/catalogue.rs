@@ -87,6 +87,21 @@ pub const CATALOGUE: &[Entry] = &[
         ..D
     },
     Entry {
+        id: "tcp-close-needed",
+        title: "the checkpoint was made with tcp-close, and the restore runs without it",
+        patterns: &[r"Need to set the --tcp-close option"],
+        // Seen on the e2e host: dumped with runc.conf [tcp-established,
+        // tcp-close], restored with [tcp-established].
+        cause: "CRIU dumped the container's TCP connections with tcp-close in /etc/criu/runc.conf (as dockpoint enable --tcp-close sets it), and restores such a checkpoint only with tcp-close set again",
+        fix: &[
+            "add the line `tcp-close` back to /etc/criu/runc.conf (beside tcp-established; no docker restart is needed) and restore again: the connections come back closed",
+            "or cold start (docker start NAME): the state since the checkpoint is lost",
+        ],
+        links: &["https://criu.org/TCP_connection"],
+        samples: &["(00.000861) Error (criu/image.c:94): Need to set the --tcp-close options."],
+        ..D
+    },
+    Entry {
         id: "container-auto-removed",
         title: "the container was started with --rm",
         patterns: &[
@@ -617,10 +632,10 @@ pub const CATALOGUE: &[Entry] = &[
             r"Can('|’)?t bind inet socket .*Cannot assign requested address",
             r"Can('|’)?t connect inet socket back",
         ],
-        cause: "established connections are restored on the old IP, which the new container does not have",
+        cause: "sockets bound to the container's old address (its established connections, or a listener bound to that address) cannot come back: docker gave it another address (the default bridge hands out the lowest free one at each start, so after a reboot another container may hold it)",
         fix: &[
-            "restore into the same container with a fixed --ip",
-            "or `tcp-close` in /etc/criu/runc.conf",
+            "add `tcp-close` to /etc/criu/runc.conf (dockpoint enable NAME --tcp-close): established connections then come back closed and the restore works on the new address",
+            "a listener bound to the old address needs that address: listen on 0.0.0.0, or give the container a fixed one (a user-defined network and --ip)",
         ],
         confidence: Likely,
         samples: &[

@@ -167,6 +167,10 @@ const BELA_OPTIONS: &[(&str, &str)] = &[
         "ghost-limit 100M",
         "JVMs extract JNI libraries to /tmp and delete them; CRIU's default limit for such files is 1 MiB",
     ),
+    (
+        "tcp-close",
+        "for restores after a reboot: connections to other hosts come back closed instead of failing the restore when the container's address changed (every restore then closes its connections)",
+    ),
 ];
 
 /// Offer the BELA options (default: none).
