@@ -65,6 +65,10 @@ pub struct Report {
     pub diagnoses: Vec<crate::explain::Diagnosis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
+    /// Where this run's steps were logged (a run that changed nothing
+    /// logs nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_log: Option<String>,
     pub message: String,
 }
 
@@ -88,6 +92,7 @@ impl Report {
             criu_log: None,
             diagnoses: Vec::new(),
             record: None,
+            change_log: None,
             message: String::new(),
         }
     }
@@ -95,6 +100,7 @@ impl Report {
 
 /// `dockpoint checkpoint`.
 pub fn run(args: &CheckpointArgs) -> Exit {
+    crate::runner::set_verbose(args.verbose);
     let name = args
         .name
         .clone()
@@ -134,7 +140,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
                 "refused before docker was called, nothing was done:\n  {}",
                 why.join("\n  ")
             );
-            return finish(json, report, started);
+            return finish(json, report, started, None);
         }
         Verdict::Warn(w) => {
             report.warnings = w;
@@ -147,7 +153,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
             );
             if let Err(why) = asked {
                 report.message = why;
-                return finish(json, report, started);
+                return finish(json, report, started, None);
             }
         }
         Verdict::Go => {}
@@ -157,7 +163,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
         Err(e) => {
             report.status = "failed";
             report.message = e.clone();
-            return finish(json, report, started);
+            return finish(json, report, started, None);
         }
     };
     let facts = obs.container(&args.container);
@@ -353,7 +359,7 @@ pub fn run(args: &CheckpointArgs) -> Exit {
             report.error = Some(msg);
         }
     }
-    finish(json, report, started)
+    finish(json, report, started, Some((&obs.host, args.leave_running)))
 }
 
 /// The checkpoint, so that no failure loses the container's state:
@@ -561,19 +567,58 @@ fn keep_log(host: &Host, path: &str, container: &str, name: &str) -> Result<Stri
     crate::workflow::keep_log(host, &bytes, container, name, base)
 }
 
-fn finish(json: bool, mut report: Report, started: Instant) -> Exit {
+fn finish(
+    json: bool,
+    mut report: Report,
+    started: Instant,
+    log: Option<(&crate::host::Host, bool)>,
+) -> Exit {
     report.duration_ms = started.elapsed().as_millis() as u64;
     let exit = if report.status == "created" {
         Exit::Ok
     } else {
         Exit::Failed
     };
+    if let Some((host, leave_running)) = log {
+        let written = change_log(&report, leave_running).write(host, exit);
+        if let Some(Ok(p)) = &written {
+            report.change_log = Some(p.clone());
+        }
+        crate::changelog::say(&written);
+    }
     if json {
         ui::print_json(&report)
     } else {
         print_human(&report);
     }
     ui::finish(exit)
+}
+
+/// What a checkpoint changed, for the change log (a refusal: nothing).
+fn change_log(r: &Report, leave_running: bool) -> crate::changelog::Run {
+    use serde_json::json;
+    let mut log = crate::changelog::Run::new("checkpoint");
+    let (c, cp) = (&r.container, &r.checkpoint);
+    match r.status {
+        "created" => {
+            log.event(
+                "changed",
+                json!({"container": c, "checkpoint": cp, "what": if leave_running { "checkpoint made, the container left running" } else { "checkpoint made, the container stopped" }, "size_bytes": r.size_bytes, "record": r.record, "redumped": r.redumped, "gc_race": r.gc_race}),
+            );
+            for p in &r.pruned {
+                log.event(
+                    "changed",
+                    json!({"container": c, "checkpoint": p, "what": "checkpoint removed (--keep)"}),
+                );
+            }
+        }
+        "failed" => log.event(
+            "failed",
+            json!({"container": c, "checkpoint": cp, "error": r.error, "criu_log": r.criu_log, "message": r.message}),
+        ),
+        _ => {}
+    }
+    log
 }
 
 fn print_human(r: &Report) {

@@ -112,6 +112,9 @@ pub struct EnableArgs {
     /// the container fresh at boot to `no`)
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Show each command dockpoint runs (apt, systemctl, criu, ...) on stderr as it runs
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Output format: human, or one JSON object on stdout
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -121,6 +124,9 @@ pub struct EnableArgs {
 pub struct DisableArgs {
     /// The container (name or id)
     pub container: String,
+    /// Show each command dockpoint runs (apt, systemctl, criu, ...) on stderr as it runs
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Output format: human, or one JSON object on stdout
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -179,6 +185,9 @@ pub struct RestoreArgs {
     /// without asking
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Show each command dockpoint runs (apt, systemctl, criu, ...) on stderr as it runs
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Output format: human, or one JSON object on stdout
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -270,6 +279,9 @@ pub struct CheckpointArgs {
     /// Go ahead despite warnings, without asking
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Show each command dockpoint runs (apt, systemctl, criu, ...) on stderr as it runs
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Output format: human, or one JSON object on stdout
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -395,6 +407,9 @@ pub struct SetupArgs {
     /// Do not restart docker (you get the exact command instead)
     #[arg(long)]
     pub no_restart: bool,
+    /// Show each command dockpoint runs (apt, systemctl, criu, ...) on stderr as it runs
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Output format: human, or one JSON object on stdout
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,

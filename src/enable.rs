@@ -321,6 +321,8 @@ struct Report {
     errors: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     advice: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change_log: Option<String>,
     message: String,
 }
 
@@ -391,6 +393,7 @@ pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
 
 /// `dockpoint enable`.
 pub fn run_enable(args: &EnableArgs) -> Exit {
+    crate::runner::set_verbose(args.verbose);
     let obs = match host_and_observer() {
         Ok(o) => o,
         Err(e) => return e,
@@ -432,19 +435,20 @@ pub fn run_enable(args: &EnableArgs) -> Exit {
         manual: None,
         errors: Vec::new(),
         advice: tcp_close_advice(&facts, &flags).into_iter().collect(),
+        change_log: None,
         message: String::new(),
     };
     let changes = match plan(&facts, &flags) {
         Plan::Refuse(why) => {
             report.message = format!("nothing was changed:\n  {}", why.join("\n  "));
             report.refused = why;
-            return finish(json, report);
+            return finish(json, report, None);
         }
         Plan::Manual(text) => {
             report.status = "manual";
             report.message = text.clone();
             report.manual = Some(text);
-            return finish(json, report);
+            return finish(json, report, None);
         }
         Plan::Go(c) => c,
     };
@@ -461,11 +465,14 @@ pub fn run_enable(args: &EnableArgs) -> Exit {
     if flags.interactive && !args.yes && !ui::ask_yes_no("Go ahead?", !needs_consent) {
         report.status = "cancelled";
         report.message = "cancelled by the operator; nothing was changed".into();
-        return finish(json, report);
+        return finish(json, report, None);
     }
     report.status = "enabled";
+    let mut log = crate::changelog::Run::new("enable");
     for c in &changes {
-        if let Err(e) = apply_one(&obs, &args.container, c) {
+        let r = apply_one(&obs, &args.container, c);
+        log_change(&mut log, &args.container, c, &r);
+        if let Err(e) = r {
             report.errors.push(e);
             report.status = "failed";
             break;
@@ -489,7 +496,7 @@ pub fn run_enable(args: &EnableArgs) -> Exit {
     } else {
         format!("failed: {}", report.errors.join("; "))
     };
-    finish(json, report)
+    finish(json, report, Some((&obs.host, &log)))
 }
 
 fn describe(c: &Change) -> String {
@@ -506,25 +513,44 @@ fn describe(c: &Change) -> String {
     }
 }
 
-fn apply_one(obs: &Observer, container: &str, c: &Change) -> Result<(), String> {
+/// One change in the change log, with the backup it made.
+fn log_change(
+    log: &mut crate::changelog::Run,
+    container: &str,
+    c: &Change,
+    r: &Result<Option<String>, String>,
+) {
+    let fields = serde_json::json!({
+        "container": container,
+        "change": describe(c),
+        "backup": r.as_ref().ok().cloned().flatten(),
+        "error": r.as_ref().err(),
+    });
+    log.event(if r.is_ok() { "changed" } else { "failed" }, fields);
+}
+
+/// Apply one change; the backup it made, if any.
+fn apply_one(obs: &Observer, container: &str, c: &Change) -> Result<Option<String>, String> {
     match c {
         Change::Write { path, content } => {
             crate::fsio::write_state(&obs.host, path, content.as_bytes())
+                .map(|_| None)
                 .map_err(|e| format!("{e:#}"))
         }
         Change::NoRestartPolicy { .. } => obs
             .api()?
             .set_restart_policy(container, "no")
+            .map(|_| None)
             .map_err(|e| format!("docker update --restart no {container}: {e}")),
         Change::Run { argv } => {
             let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
             match obs.host.run(&Cmd::new(&argv[0], &args)) {
-                Ok(o) if o.success() => Ok(()),
+                Ok(o) if o.success() => Ok(None),
                 Ok(o) => Err(format!("{}: {}", argv.join(" "), o.stderr.trim())),
                 Err(e) => Err(format!("{}: {e:#}", argv.join(" "))),
             }
         }
-        Change::Remove { path } => remove_dropins(&obs.host, path),
+        Change::Remove { path } => remove_dropins(&obs.host, path).map(|_| None),
         Change::CriuOptions {
             path,
             add,
@@ -547,17 +573,24 @@ fn apply_one(obs: &Observer, container: &str, c: &Change) -> Result<(), String> 
                 new.as_bytes(),
                 &validate,
             )
-            .map(|_| ())
+            .map(|w| w.backup)
             .map_err(|e| format!("{e:#}"))
         }
     }
 }
 
-fn finish(json: bool, report: Report) -> Exit {
+fn finish(json: bool, mut report: Report, log: Option<(&Host, &crate::changelog::Run)>) -> Exit {
     let exit = match report.status {
         "enabled" | "disabled" | "manual" => Exit::Ok,
         _ => Exit::Failed,
     };
+    if let Some((host, log)) = log {
+        let written = log.write(host, exit);
+        if let Some(Ok(p)) = &written {
+            report.change_log = Some(p.clone());
+        }
+        crate::changelog::say(&written);
+    }
     if json {
         ui::print_json(&report);
     } else {
@@ -578,6 +611,7 @@ fn finish(json: bool, report: Report) -> Exit {
 /// templates only when no other container uses them); the checkpoints and
 /// the container's restart policy stay.
 pub fn run_disable(args: &DisableArgs) -> Exit {
+    crate::runner::set_verbose(args.verbose);
     let obs = match host_and_observer() {
         Ok(o) => o,
         Err(e) => return e,
@@ -594,6 +628,7 @@ pub fn run_disable(args: &DisableArgs) -> Exit {
         manual: None,
         errors: Vec::new(),
         advice: Vec::new(),
+        change_log: None,
         message: String::new(),
     };
     if !obs.host.fs.is_dir("/run/systemd/system") {
@@ -601,7 +636,7 @@ pub fn run_disable(args: &DisableArgs) -> Exit {
         report.message = format!(
             "no systemd on this host: remove the @reboot, cron and init-script lines that run dockpoint for {c}"
         );
-        return finish(json, report);
+        return finish(json, report, None);
     }
     // Each instance whose template is installed is disabled and stopped: a
     // shutdown unit left active would still checkpoint at the next
@@ -627,17 +662,24 @@ pub fn run_disable(args: &DisableArgs) -> Exit {
             changes.push(Change::Remove { path: dir });
         }
     }
+    let mut log = crate::changelog::Run::new("disable");
     for ch in &changes {
-        let r = match ch {
-            Change::Remove { path } => remove_dropins(&obs.host, path),
-            _ => apply_one(&obs, c, ch),
-        };
+        let r = apply_one(&obs, c, ch);
+        log_change(&mut log, c, ch, &r);
         if let Err(e) = r {
             report.errors.push(e);
         }
     }
     // The templates go when no container uses them any more.
     let removed = remove_unused_templates(&obs.host);
+    for path in &removed {
+        log_change(
+            &mut log,
+            c,
+            &Change::Remove { path: path.clone() },
+            &Ok(None),
+        );
+    }
     if !removed.is_empty() {
         let _ = apply_one(
             &obs,
@@ -661,7 +703,7 @@ pub fn run_disable(args: &DisableArgs) -> Exit {
         report.status = "failed";
         report.message = format!("failed: {}", report.errors.join("; "));
     }
-    finish(json, report)
+    finish(json, report, Some((&obs.host, &log)))
 }
 
 fn remove_dropins(host: &Host, dir: &str) -> Result<(), String> {

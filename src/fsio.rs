@@ -193,6 +193,63 @@ fn changed_meanwhile(shown: &str) -> anyhow::Error {
     )
 }
 
+/// Append `bytes` to the host file `abs` (created 0640, never through a
+/// link) in one write, under an exclusive lock. Before the write, a file
+/// that would pass `limit` is rotated: `abs.1` .. `abs.KEEP`, newest first.
+/// Returns the file's path as a person finds it.
+pub fn append_rotating(
+    host: &Host,
+    abs: &str,
+    bytes: &[u8],
+    limit: u64,
+    keep: usize,
+) -> Result<String> {
+    use nix::fcntl::{Flock, FlockArg};
+    let target = host.fs.target(abs, true)?;
+    let shown = host.fs.display(&target.host_path);
+    let dir = target.dir.as_fd();
+    let name = target.name.to_string_lossy().into_owned();
+    let open = || -> Result<Flock<File>> {
+        let f = nix::fcntl::openat(
+            dir,
+            name.as_str(),
+            OFlag::O_CREAT
+                | OFlag::O_APPEND
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_WRONLY
+                | OFlag::O_CLOEXEC
+                | OFlag::O_NOCTTY,
+            Mode::from_bits_truncate(0o640),
+        )
+        .map(File::from)
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("cannot open {shown}"))?;
+        Flock::lock(f, FlockArg::LockExclusive)
+            .map_err(|(_, e)| std::io::Error::from(e))
+            .with_context(|| format!("cannot lock {shown}"))
+    };
+    let mut f = open()?;
+    let size = nix::sys::stat::fstat(&*f).map_or(0, |st| st.st_size as u64);
+    if crate::changelog::must_rotate(size, bytes.len() as u64, limit) {
+        for n in (1..keep).rev() {
+            let _ = nix::fcntl::renameat(
+                dir,
+                format!("{name}.{n}").as_str(),
+                dir,
+                format!("{name}.{}", n + 1).as_str(),
+            );
+        }
+        nix::fcntl::renameat(dir, name.as_str(), dir, format!("{name}.1").as_str())
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("cannot rotate {shown}"))?;
+        drop(f);
+        f = open()?;
+    }
+    f.write_all(bytes)
+        .with_context(|| format!("cannot append to {shown}"))?;
+    Ok(shown)
+}
+
 /// Replace the host file `abs` with `new`, provided it still holds
 /// `expected` (the bytes the plan was made from; None: it did not exist).
 /// On any error before the rename, nothing is changed: no temp file and no

@@ -2,6 +2,7 @@
 //! and say exactly what is wrong when it is not.
 
 pub mod apt;
+pub mod changelog;
 pub mod checkpoint;
 pub mod checkpoints;
 pub mod cli;

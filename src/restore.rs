@@ -626,6 +626,9 @@ pub struct Report {
     pub error: Option<String>,
     pub criu_log: Option<String>,
     pub diagnoses: Vec<crate::explain::Diagnosis>,
+    /// Where this run's steps were logged (a refusal logs nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_log: Option<String>,
     pub message: String,
 }
 
@@ -652,6 +655,7 @@ impl Report {
             error: None,
             criu_log: None,
             diagnoses: Vec::new(),
+            change_log: None,
             message: String::new(),
         }
     }
@@ -659,6 +663,7 @@ impl Report {
 
 /// `dockpoint restore`.
 pub fn run(args: &RestoreArgs) -> Exit {
+    crate::runner::set_verbose(args.verbose);
     if let Some(n) = &args.name
         && let Err(e) = valid_name(n)
     {
@@ -850,7 +855,7 @@ fn finish_run(args: &RestoreArgs, obs: &Observer, mut report: Report, started: I
                 .push(format!("the outcome could not be recorded: {e:#}"));
         }
     }
-    finish(args.format == Format::Json, report, started)
+    finish(args.format == Format::Json, report, started, &obs.host)
 }
 
 /// Apply: stop if running, restore (the GC race retried, then purged),
@@ -1162,19 +1167,67 @@ fn probe(h: &HealthUrl, timeout: Duration) -> Result<u16, String> {
     Err("the connection closed without an answer".into())
 }
 
-fn finish(json: bool, mut report: Report, started: Instant) -> Exit {
+fn finish(json: bool, mut report: Report, started: Instant, host: &Host) -> Exit {
     report.duration_ms = started.elapsed().as_millis() as u64;
     let exit = if matches!(report.status, "restored" | "cold-started") {
         Exit::Ok
     } else {
         Exit::Failed
     };
+    let written = change_log(&report).write(host, exit);
+    if let Some(Ok(p)) = &written {
+        report.change_log = Some(p.clone());
+    }
+    crate::changelog::say(&written);
     if json {
         ui::print_json(&report)
     } else {
         print_human(&report);
     }
     ui::finish(exit)
+}
+
+/// What a restore changed, for the change log (a refusal: nothing).
+fn change_log(r: &Report) -> crate::changelog::Run {
+    use serde_json::json;
+    let mut log = crate::changelog::Run::new("restore");
+    let (c, cp) = (&r.container, &r.checkpoint);
+    if r.stopped_first {
+        log.event(
+            "changed",
+            json!({"container": c, "what": "stopped the running container before the restore"}),
+        );
+    }
+    match r.status {
+        "restored" => log.event(
+            "changed",
+            json!({"container": c, "checkpoint": cp, "what": "restored", "proof": r.proof, "gc_race": r.gc_race}),
+        ),
+        "failed" => log.event(
+            "failed",
+            json!({"container": c, "checkpoint": cp, "error": r.error, "criu_log": r.criu_log, "message": r.message}),
+        ),
+        _ => {}
+    }
+    if let Some(sig) = &r.signal_sent {
+        log.event(
+            "changed",
+            json!({"container": c, "what": "signal sent", "signal": sig}),
+        );
+    }
+    if !r.cleaned.is_empty() {
+        log.event(
+            "changed",
+            json!({"container": c, "what": "removed containerd's copies of the checkpoint", "paths": r.cleaned}),
+        );
+    }
+    if r.status == "cold-started" {
+        log.event(
+            "changed",
+            json!({"container": c, "what": "cold start (docker start)", "reason": r.cold_start_reason}),
+        );
+    }
+    log
 }
 
 fn print_human(r: &Report) {

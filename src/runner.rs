@@ -170,8 +170,19 @@ pub struct SystemRunner;
 
 impl Runner for SystemRunner {
     fn stream(&self, cmd: &Cmd, on_line: &mut dyn FnMut(&str)) -> io::Result<CmdOutput> {
+        if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+            crate::ui::eline(&format!("+ {}", cmd.line()));
+        }
         run_system(cmd, GRACE, on_line)
     }
+}
+
+/// `-v`: each command a [`SystemRunner`] runs is shown on stderr as it
+/// starts.
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// [`SystemRunner`] with the SIGTERM-to-SIGKILL grace as a parameter.

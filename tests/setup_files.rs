@@ -468,3 +468,81 @@ fn distro_detection_fallbacks() {
     assert_eq!(d["family"], "other");
     assert_eq!(d["version_id"], serde_json::Value::Null);
 }
+
+#[test]
+fn a_run_that_changes_the_host_logs_each_step_and_its_exit_and_a_rerun_logs_nothing() {
+    let r = Root::new();
+    let log = "/var/log/dockpoint/dockpoint.log";
+    let dry = r.setup(&["--dry-run", "--no-install", "--format", "json"]);
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert!(!r.path(log).exists(), "a dry run logs nothing");
+    let first = r.setup(YES);
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert!(first.stderr.contains("change log: "), "{}", first.all());
+    let lines = |r: &Root| -> Vec<serde_json::Value> {
+        r.read(log)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let got = lines(&r);
+    let events: Vec<String> = got
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}",
+                l["event"].as_str().unwrap(),
+                l["step"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "planned runc-conf",
+            "planned daemon-json",
+            "skipped criu-install",
+            "changed runc-conf",
+            "changed daemon-json",
+            "skipped docker-restart",
+            "end "
+        ],
+        "{got:#?}"
+    );
+    assert_eq!(got[6]["exit"], 0);
+    assert!(
+        got.iter()
+            .all(|l| l["run"] == got[0]["run"] && l["command"] == "setup")
+    );
+    assert!(got[2]["time"].as_str().unwrap().ends_with('Z'));
+    // Nothing to change: nothing logged.
+    let second = r.setup(YES);
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert_eq!(
+        lines(&r).len(),
+        7,
+        "a run that changes nothing logs nothing"
+    );
+    // A failed step: logged with the exit code 1 and the backup of the
+    // file written before it.
+    r.write("/etc/criu/runc.conf", "ghost-limit 1M\n");
+    r.write("/etc/docker/daemon.json", "{\"experimental\": tru\n");
+    let bad = r.setup(YES);
+    assert_eq!(bad.code, 1, "{}", bad.all());
+    let got = lines(&r);
+    let last: Vec<&serde_json::Value> = got[7..].iter().collect();
+    let changed = last
+        .iter()
+        .find(|l| l["event"] == "changed" && l["step"] == "runc-conf")
+        .expect("runc-conf changed");
+    assert!(
+        changed["backup"].as_str().unwrap().contains("runc.conf"),
+        "{changed}"
+    );
+    assert!(
+        last.iter()
+            .any(|l| l["event"] == "failed" && l["step"] == "daemon-json"),
+        "{last:#?}"
+    );
+    assert_eq!(last.last().unwrap()["exit"], 1);
+}

@@ -194,6 +194,7 @@ fn criu_source_from(
 
 /// `dockpoint setup`.
 pub fn run(args: &SetupArgs) -> Exit {
+    crate::runner::set_verbose(args.verbose);
     let mut flags = match flags_from(args) {
         Ok(f) => f,
         Err(e) => {
@@ -262,6 +263,7 @@ pub fn run(args: &SetupArgs) -> Exit {
         view::print_plan(json, &planned, args.dry_run);
     }
     let will_change = planned.iter().any(|s| s.action.is_some());
+    let mut log = crate::changelog::Run::new("setup");
     if !args.dry_run {
         let proceed = !will_change || !interactive || view::confirm(&mut planned);
         if !proceed {
@@ -275,7 +277,9 @@ pub fn run(args: &SetupArgs) -> Exit {
             finish(json, args.dry_run, &facts, &planned, None);
             return ui::finish(Exit::Failed);
         }
+        log_planned(&mut log, &planned, interactive, &flags);
         apply(&obs.host, &mut planned, &facts);
+        log_applied(&mut log, &planned);
     }
     // setup ends with the doctor (not in a dry run: nothing was changed).
     let doctor = (!args.dry_run).then(|| {
@@ -292,13 +296,52 @@ pub fn run(args: &SetupArgs) -> Exit {
             Err(_) => None,
         }
     });
-    ui::finish(finish(
-        json,
-        args.dry_run,
-        &facts,
-        &planned,
-        doctor.flatten(),
-    ))
+    let exit = finish(json, args.dry_run, &facts, &planned, doctor.flatten());
+    crate::changelog::say(&log.write(&obs.host, exit));
+    ui::finish(exit)
+}
+
+/// The change log's lines before apply: each step that will change
+/// something, and what the operator chose.
+fn log_planned(log: &mut crate::changelog::Run, steps: &[PlannedStep], asked: bool, flags: &Flags) {
+    use serde_json::json;
+    let mut any = false;
+    for s in steps.iter().filter(|s| s.action.is_some()) {
+        any = true;
+        log.event(
+            "planned",
+            json!({"step": s.id, "message": s.message, "path": s.path}),
+        );
+    }
+    if any && asked {
+        let options: Vec<String> = flags.criu_options.iter().map(|o| o.to_string()).collect();
+        log.event(
+            "asked",
+            json!({"question": "apply the plan", "answer": "yes", "criu_options": options}),
+        );
+    }
+}
+
+/// The change log's lines after apply: what each planned step did.
+fn log_applied(log: &mut crate::changelog::Run, steps: &[PlannedStep]) {
+    use serde_json::json;
+    if log.is_empty() {
+        return;
+    }
+    for s in steps {
+        let event = match (s.status, s.id) {
+            (Status::Changed, StepId::DockerRestart) => "restarted",
+            (Status::Changed, _) => "changed",
+            (Status::Failed, _) => "failed",
+            (Status::Manual, _) => "manual",
+            (Status::Skipped, _) => "skipped",
+            _ => continue,
+        };
+        log.event(
+            event,
+            json!({"step": s.id, "message": s.message, "path": s.path, "backup": s.backup}),
+        );
+    }
 }
 
 fn finish(

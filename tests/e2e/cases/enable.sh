@@ -168,10 +168,41 @@ case_d13_reboot_tcp() {
     # That checkpoint needs tcp-close: refused once runc.conf has none.
     local name; name=$(hx dockpoint checkpoints app2 --format json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["checkpoints"][0]["name"])')
     rb_conf tcp-established
+    local lines0; lines0=$(hx sh -c 'wc -l < /var/log/dockpoint/dockpoint.log')
     rc=$(cp_json "$j-refused.json" restore app2 "$name" --yes)
     expect_eq "$rc" 1 "a restore of a tcp-close checkpoint without tcp-close"
     expect_eq "$(jget "$j-refused.json" status)" refused "its status"
     expect_in "$(jget "$j-refused.json" message)" "made with tcp-close" "the refusal"
     expect_eq "$(rb_state app2)" "running 0" "app2 after the refusal"
+    # The change log: every run that changed the host, a line per step; the
+    # refusal and a setup with nothing to do add none; -v shows commands.
+    expect_eq "$(hx sh -c 'wc -l < /var/log/dockpoint/dockpoint.log')" "$lines0" "change log lines after the refusal"
+    local verbose; verbose=$(hx dockpoint setup --yes -v 2>&1 >/dev/null)
+    expect_match "$verbose" '^\+ criu ' "setup -v's commands"
+    expect_eq "$(hx sh -c 'wc -l < /var/log/dockpoint/dockpoint.log')" "$lines0" "change log lines after a setup with nothing to do"
+    cp "$HOST_ROOT/var/log/dockpoint/dockpoint.log" "$CAPTURE/d13-change-log.jsonl"
+    /usr/bin/python3 - "$HOST_ROOT/var/log/dockpoint/dockpoint.log" >>"$E2E_LOG/$CASE.log" 2>&1 <<'PY' || fail "the change log lacks a step (see the case log)"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+def has(**kw):
+    ok = any(all(str(l.get(k, "")).startswith(v) for k, v in kw.items()) for l in lines)
+    print(("ok   " if ok else "MISSING ") + repr(kw))
+    return ok
+need = [
+    has(command="setup", event="restarted", step="docker-restart"),
+    has(command="setup", event="end", exit="0"),
+    has(command="enable", event="changed", change="add tcp-close to /etc/criu/runc.conf", backup="/etc/criu/runc.conf."),
+    has(command="checkpoint", event="changed", what="checkpoint made, the container stopped", container="app2"),
+    has(command="restore", event="changed", what="cold start", container="app2"),
+    has(command="restore", event="changed", what="restored", container="app2"),
+    has(command="restore", event="changed", what="signal sent", signal="SIGHUP"),
+]
+runs = {}
+for l in lines:
+    runs.setdefault(l["run"], []).append(l["event"])
+print(len(runs), "runs")
+need.append(all(ev[-1] == "end" and ev.count("end") == 1 for ev in runs.values()))
+sys.exit(0 if all(need) else 1)
+PY
 }
 ALL_CASES+=(d13_reboot_tcp)
