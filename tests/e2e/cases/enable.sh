@@ -178,7 +178,7 @@ case_d13_reboot_tcp() {
     # refusal and a setup with nothing to do add none; -v shows commands.
     expect_eq "$(hx sh -c 'wc -l < /var/log/dockpoint/dockpoint.log')" "$lines0" "change log lines after the refusal"
     local verbose; verbose=$(hx dockpoint setup --yes -v 2>&1 >/dev/null)
-    expect_match "$verbose" '^\+ criu ' "setup -v's commands"
+    expect_match "$verbose" '^\+ [^ ]*criu check' "setup -v's commands"
     expect_eq "$(hx sh -c 'wc -l < /var/log/dockpoint/dockpoint.log')" "$lines0" "change log lines after a setup with nothing to do"
     cp "$HOST_ROOT/var/log/dockpoint/dockpoint.log" "$CAPTURE/d13-change-log.jsonl"
     /usr/bin/python3 - "$HOST_ROOT/var/log/dockpoint/dockpoint.log" >>"$E2E_LOG/$CASE.log" 2>&1 <<'PY' || fail "the change log lacks a step (see the case log)"
