@@ -297,3 +297,21 @@ fn enable_under_root_is_shown_not_run() {
     assert!(e["message"].as_str().unwrap().contains("--root"), "{e}");
     assert!(!r.exists("/etc/systemd/system/dockpoint-restore@.service"));
 }
+
+#[test]
+fn a_bad_file_to_save_into_exits_2_before_anything_is_done() {
+    let r = Root::new();
+    let bad = "# ops\nrestart = \"sometimes\"\n";
+    let f = answers(&r, "badsave.toml", bad);
+    let _c = Cleanup(vec![f.clone().into()]);
+    let before = r.snapshot();
+    let run = r.setup(&["--yes", "--no-install", "--save-config", &f]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!("answers file {f}, line 2, key `restart`")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(r.snapshot(), before, "the root changed");
+    assert_eq!(fs::read_to_string(&f).unwrap(), bad);
+}
