@@ -308,10 +308,69 @@ fn a_bad_file_to_save_into_exits_2_before_anything_is_done() {
     let run = r.setup(&["--yes", "--no-install", "--save-config", &f]);
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(
-        run.stderr.contains(&format!("answers file {f}, line 2, key `restart`")),
+        run.stderr
+            .contains(&format!("answers file {f}, line 2, key `restart`")),
         "{}",
         run.stderr
     );
     assert_eq!(r.snapshot(), before, "the root changed");
     assert_eq!(fs::read_to_string(&f).unwrap(), bad);
+}
+
+/// setup at a pseudo-terminal, as a person answers it.
+fn at_terminal(r: &Root, extra: &[&str]) -> rexpect::session::PtySession {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", "\"$0\" \"$@\"; echo \"exit=$?\"", BIN])
+        .args([
+            "setup",
+            "--root",
+            r.dir.path().to_str().unwrap(),
+            "--no-install",
+        ])
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty")
+}
+
+fn exit_code(p: &mut rexpect::session::PtySession) -> i32 {
+    let (_, m) = p.exp_regex("exit=[0-9]+").expect("exit code");
+    p.exp_eof().expect("eof");
+    m.trim_start_matches("exit=").parse().expect("number")
+}
+
+#[test]
+fn save_config_keeps_the_answers_given_at_the_prompts_and_a_cancel_writes_none() {
+    let r = Root::new();
+    let f = r.dir.path().with_extension("prompted.toml");
+    let _c = Cleanup(vec![f.clone()]);
+    let mut p = at_terminal(&r, &["--save-config", f.to_str().unwrap()]);
+    p.exp_string("2) ghost-limit 100M").unwrap();
+    p.exp_string("numbers, or Enter for none").unwrap();
+    p.send_line("2").unwrap();
+    p.exp_string("3) Cancel").unwrap();
+    p.exp_string(">").unwrap();
+    p.send_line("1").unwrap();
+    p.exp_string("Answers saved to").unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+    let saved = fs::read_to_string(&f).unwrap();
+    assert!(
+        saved
+            .lines()
+            .any(|l| l == "criu-options = [\"ghost-limit 100M\"]"),
+        "{saved}"
+    );
+    assert!(saved.lines().any(|l| l == "no-install = true"), "{saved}");
+    // A cancel: nothing is written, not even the answers.
+    let r2 = Root::new();
+    let g = r2.dir.path().with_extension("cancelled.toml");
+    let mut p = at_terminal(&r2, &["--save-config", g.to_str().unwrap()]);
+    p.exp_string("numbers, or Enter for none").unwrap();
+    p.send_line("2").unwrap();
+    p.exp_string("3) Cancel").unwrap();
+    p.exp_string(">").unwrap();
+    p.send_line("3").unwrap();
+    p.exp_string("Cancelled: nothing was changed.").unwrap();
+    assert_eq!(exit_code(&mut p), 1);
+    assert!(!g.exists(), "a cancel wrote the answers file");
 }
