@@ -390,7 +390,7 @@ pub enum Format {
     Json,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct SetupArgs {
     /// Take the defaults without asking (unattended provisioning)
     #[arg(short = 'y', long)]
@@ -410,9 +410,9 @@ pub struct SetupArgs {
     /// Show each command dockpoint runs (apt, systemctl, criu, ...) on stderr as it runs
     #[arg(short, long)]
     pub verbose: bool,
-    /// Output format: human, or one JSON object on stdout
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    /// Output format: human (the default), or one JSON object on stdout
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// A further CRIU option for runc.conf, e.g. skip-in-flight or "ghost-limit 100M" (repeatable)
     #[arg(long, value_name = "NAME[ VALUE]")]
     pub criu_option: Vec<String>,
@@ -431,6 +431,12 @@ pub struct SetupArgs {
     /// Repair a config file dockpoint would otherwise refuse to edit (CRLF endings, a bad line, a wrong type)
     #[arg(long)]
     pub repair: bool,
+    /// Read the choices from a TOML answers file: its keys mirror these flags (criu-options for --criu-option), plus restart = "ask"|"always"|"never", the final doctor run's skip = [...] and an [enable] table; flags override it. An unknown key, a wrong type or a bad value is a usage error (exit 2) naming the file, the line and the key
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write the choices made (at the prompts or by flags) to this answers file; an existing one is updated in place, its comments, order and formatting kept. Not with --dry-run; a cancel writes nothing
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
+    pub save_config: Option<PathBuf>,
 }
 
 #[cfg(test)]

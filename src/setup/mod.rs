@@ -7,7 +7,12 @@
 //! 4. Apply ([`apply`]): the only code that changes anything.
 //!
 //! A dry run or a cancel stops after 3: nothing is written anywhere.
+//!
+//! `--config FILE` fills in the flags not given from an answers file
+//! ([`config`]), checked before anything else; `--save-config FILE` writes
+//! the choices made after applying.
 
+pub mod config;
 mod criu_step;
 pub mod facts;
 pub mod plan;
@@ -132,10 +137,23 @@ struct JsonReport<'a> {
     /// The doctor's report after a real run.
     #[serde(skip_serializing_if = "Option::is_none")]
     doctor: Option<crate::doctor::Report>,
+    /// The answers file's `[enable]` containers: enable's reports.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    enable: &'a [config::EnableRun],
+    /// What `--save-config` wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    saved_config: Option<&'a config::Saved>,
+}
+
+/// What a run did besides its steps: the answers file's part.
+#[derive(Default)]
+struct Extras {
+    enable: Vec<config::EnableRun>,
+    saved: Option<config::Saved>,
 }
 
 /// Check the flags before anything is observed: usage errors exit 2.
-fn flags_from(args: &SetupArgs) -> Result<Flags, String> {
+pub(crate) fn flags_from(args: &SetupArgs) -> Result<Flags, String> {
     let criu_options = crate::runc_conf::parse_all(&args.criu_option)?;
     let (criu_source, explicit_distro, criu_url) = criu_source_from(args.criu_source.as_deref())?;
     Ok(Flags {
@@ -193,12 +211,26 @@ fn criu_source_from(
 }
 
 /// `dockpoint setup`.
-pub fn run(args: &SetupArgs) -> Exit {
+pub fn run(given: &SetupArgs) -> Exit {
+    // The answers file first: a bad one stops here (exit 2), before
+    // anything is read from the host.
+    let prepared = match config::prepare(given) {
+        Ok(p) => p,
+        Err(e) => {
+            ui::error(&e);
+            return Exit::Usage;
+        }
+    };
+    let answers = &prepared.resolved;
+    let args = &answers.args;
     crate::runner::set_verbose(args.verbose);
     let mut flags = match flags_from(args) {
         Ok(f) => f,
         Err(e) => {
-            ui::error(&e);
+            ui::error(&match &prepared.config {
+                Some(c) => format!("{e} (flags and the answers file {c})"),
+                None => e,
+            });
             return Exit::Usage;
         }
     };
@@ -229,7 +261,7 @@ pub fn run(args: &SetupArgs) -> Exit {
     // step (a running apt or docker restart finishes, with its rollback).
     ui::handle_ctrl_c();
     // Only a run that may change the host takes the lock.
-    let _lock = if args.dry_run {
+    let lock = if args.dry_run {
         None
     } else {
         match fsio::SetupLock::acquire(&host, Duration::from_secs(120), &|who| {
@@ -244,10 +276,13 @@ pub fn run(args: &SetupArgs) -> Exit {
             }
         }
     };
-    let json = args.format == Format::Json;
+    let json = args.format == Some(Format::Json);
     let obs = Observer::new(host, Duration::from_secs(30));
     let mut facts = facts::gather(&obs, &flags);
     view::print_header(json, &facts, args.root.as_deref());
+    if let Some(c) = &prepared.config {
+        ui::out(json, &format!("Answers: {c} (flags override it)"));
+    }
     if interactive {
         view::offer_bela_options(&mut flags);
     }
@@ -262,10 +297,30 @@ pub fn run(args: &SetupArgs) -> Exit {
         planned = plan(&facts, &flags);
         view::print_plan(json, &planned, args.dry_run);
     }
+    let enable_why = if args.dry_run {
+        Some("dry run: enable was not run")
+    } else if args.root.is_some() {
+        Some("--root: enable needs the live host's systemd and docker; run it there")
+    } else {
+        None
+    };
+    if let (Some(e), Some(why)) = (&answers.enable, enable_why) {
+        for c in &e.containers {
+            ui::out(
+                json,
+                &format!("- enable {c}: {why} (`{}`)", e.command(c, args.yes)),
+            );
+        }
+    }
+    let mut declined = Vec::new();
     let will_change = planned.iter().any(|s| s.action.is_some());
     let mut log = crate::changelog::Run::new("setup");
     if !args.dry_run {
-        let proceed = !will_change || !interactive || view::confirm(&mut planned);
+        let proceed = !will_change || !interactive || {
+            let (go, d) = config::confirm(&mut planned, answers.restart, view::confirm);
+            declined = d;
+            go
+        };
         if !proceed {
             for s in planned.iter_mut().filter(|s| s.action.is_some()) {
                 s.action = None;
@@ -274,12 +329,55 @@ pub fn run(args: &SetupArgs) -> Exit {
                 s.message = "cancelled by the operator; nothing was changed".into();
             }
             ui::out(json, "Cancelled: nothing was changed.");
-            finish(json, args.dry_run, &facts, &planned, None);
+            finish(
+                json,
+                args.dry_run,
+                &facts,
+                &planned,
+                None,
+                &Extras::default(),
+            );
             return ui::finish(Exit::Failed);
         }
         log_planned(&mut log, &planned, interactive, &flags);
         apply(&obs.host, &mut planned, &facts);
         log_applied(&mut log, &planned);
+    }
+    let mut extras = Extras::default();
+    let mut exit = Exit::Ok;
+    if let Some(t) = &prepared.save {
+        let choices = config::Choices::from_run(answers, &flags, &declined);
+        match config::write_saved(t, &choices) {
+            Ok(s) => {
+                ui::out(
+                    json,
+                    &if s.changed {
+                        format!("Answers saved to {}", s.path)
+                    } else {
+                        format!(
+                            "Answers: {} already holds these choices (unchanged)",
+                            s.path
+                        )
+                    },
+                );
+                extras.saved = Some(s);
+            }
+            Err(e) => {
+                ui::error(&format!("the answers were not saved: {e}"));
+                exit = Exit::Failed;
+            }
+        }
+    }
+    // enable takes no setup lock today; let go of ours before it runs.
+    drop(lock);
+    if let Some(e) = &answers.enable {
+        extras.enable = match enable_why {
+            Some(why) => config::enable_skipped(e, args.yes, why),
+            // Human: enable prints its own plan and result (and asks, at a
+            // terminal without --yes) after setup's result, in finish.
+            None if !json => Vec::new(),
+            None => config::run_enables(e, args.yes, true),
+        };
     }
     // setup ends with the doctor (not in a dry run: nothing was changed).
     let doctor = (!args.dry_run).then(|| {
@@ -289,16 +387,48 @@ pub fn run(args: &SetupArgs) -> Exit {
                 let mut o = Observer::new(h, Duration::from_secs(10));
                 o.no_install = flags.no_install;
                 let o = std::sync::Arc::new(o);
-                let r =
-                    crate::doctor::run_checks(o.clone(), &crate::doctor::Selection::all(), false);
+                let sel = crate::doctor::Selection {
+                    skip: answers.skip.clone(),
+                    ..crate::doctor::Selection::all()
+                };
+                let r = crate::doctor::run_checks(o.clone(), &sel, false);
                 Some((r, crate::doctor::header(&o)))
             }
             Err(_) => None,
         }
     });
-    let exit = finish(json, args.dry_run, &facts, &planned, doctor.flatten());
-    crate::changelog::say(&log.write(&obs.host, exit));
+    let steps_exit = if !json
+        && enable_why.is_none()
+        && let Some(e) = &answers.enable
+    {
+        // enable's own output between setup's result and the doctor's.
+        let steps_exit = finish(json, args.dry_run, &facts, &planned, None, &extras);
+        extras.enable = config::run_enables(e, args.yes, false);
+        if let Some((r, header)) = doctor.flatten() {
+            ui::println("");
+            crate::doctor::print_human(&r, &header, false, false);
+        }
+        steps_exit
+    } else {
+        finish(
+            json,
+            args.dry_run,
+            &facts,
+            &planned,
+            doctor.flatten(),
+            &extras,
+        )
+    };
+    crate::changelog::say(&log.write(&obs.host, steps_exit));
+    exit = worst(exit, steps_exit);
+    for e in &extras.enable {
+        exit = worst(exit, e.exit);
+    }
     ui::finish(exit)
+}
+
+fn worst(a: Exit, b: Exit) -> Exit {
+    if a == Exit::Ok { b } else { a }
 }
 
 /// The change log's lines before apply: each step that will change
@@ -350,6 +480,7 @@ fn finish(
     facts: &Facts,
     steps: &[PlannedStep],
     doctor: Option<(crate::doctor::Report, String)>,
+    extras: &Extras,
 ) -> Exit {
     let changed = steps.iter().any(|s| s.status == Status::Changed);
     if json {
@@ -362,6 +493,8 @@ fn finish(
             },
             steps,
             doctor: doctor.map(|(r, _)| r),
+            enable: &extras.enable,
+            saved_config: extras.saved.as_ref(),
         };
         ui::print_json(&report)
     } else {
