@@ -393,11 +393,29 @@ pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
 
 /// `dockpoint enable`.
 pub fn run_enable(args: &EnableArgs) -> Exit {
-    crate::runner::set_verbose(args.verbose);
-    let obs = match host_and_observer() {
-        Ok(o) => o,
-        Err(e) => return e,
+    let (exit, report) = match enable(args) {
+        Ok(r) => r,
+        Err(exit) => return exit,
     };
+    print(args.format == Format::Json, &report);
+    ui::finish(exit)
+}
+
+/// `dockpoint enable` for a caller that embeds its report (setup's
+/// answers file, in JSON): nothing is printed on stdout.
+/// Err: it could not start (not root; the error is on stderr).
+pub fn enable_report(args: &EnableArgs) -> Result<(Exit, serde_json::Value), Exit> {
+    let (exit, report) = enable(args)?;
+    Ok((
+        exit,
+        serde_json::to_value(&report).expect("a report serialises"),
+    ))
+}
+
+/// Err: it could not start (not root), said on stderr.
+fn enable(args: &EnableArgs) -> Result<(Exit, Report), Exit> {
+    crate::runner::set_verbose(args.verbose);
+    let obs = host_and_observer()?;
     let json = args.format == Format::Json;
     let mut flags = Flags {
         every: args.every.clone(),
@@ -442,13 +460,13 @@ pub fn run_enable(args: &EnableArgs) -> Exit {
         Plan::Refuse(why) => {
             report.message = format!("nothing was changed:\n  {}", why.join("\n  "));
             report.refused = why;
-            return finish(json, report, None);
+            return Ok(conclude(report, None));
         }
         Plan::Manual(text) => {
             report.status = "manual";
             report.message = text.clone();
             report.manual = Some(text);
-            return finish(json, report, None);
+            return Ok(conclude(report, None));
         }
         Plan::Go(c) => c,
     };
@@ -465,7 +483,7 @@ pub fn run_enable(args: &EnableArgs) -> Exit {
     if flags.interactive && !args.yes && !ui::ask_yes_no("Go ahead?", !needs_consent) {
         report.status = "cancelled";
         report.message = "cancelled by the operator; nothing was changed".into();
-        return finish(json, report, None);
+        return Ok(conclude(report, None));
     }
     report.status = "enabled";
     let mut log = crate::changelog::Run::new("enable");
@@ -496,7 +514,7 @@ pub fn run_enable(args: &EnableArgs) -> Exit {
     } else {
         format!("failed: {}", report.errors.join("; "))
     };
-    finish(json, report, Some((&obs.host, &log)))
+    Ok(conclude(report, Some((&obs.host, &log))))
 }
 
 fn describe(c: &Change) -> String {
@@ -579,7 +597,8 @@ fn apply_one(obs: &Observer, container: &str, c: &Change) -> Result<Option<Strin
     }
 }
 
-fn finish(json: bool, mut report: Report, log: Option<(&Host, &crate::changelog::Run)>) -> Exit {
+/// The exit, with the change log written (its path in the report).
+fn conclude(mut report: Report, log: Option<(&Host, &crate::changelog::Run)>) -> (Exit, Report) {
     let exit = match report.status {
         "enabled" | "disabled" | "manual" => Exit::Ok,
         _ => Exit::Failed,
@@ -591,8 +610,12 @@ fn finish(json: bool, mut report: Report, log: Option<(&Host, &crate::changelog:
         }
         crate::changelog::say(&written);
     }
+    (exit, report)
+}
+
+fn print(json: bool, report: &Report) {
     if json {
-        ui::print_json(&report);
+        ui::print_json(report);
     } else {
         let sym = match report.status {
             "enabled" | "disabled" => "✓",
@@ -604,6 +627,11 @@ fn finish(json: bool, mut report: Report, log: Option<(&Host, &crate::changelog:
         }
         ui::println(&format!("{sym} {}", report.message));
     }
+}
+
+fn finish(json: bool, report: Report, log: Option<(&Host, &crate::changelog::Run)>) -> Exit {
+    let (exit, report) = conclude(report, log);
+    print(json, &report);
     ui::finish(exit)
 }
 

@@ -1153,11 +1153,10 @@ pub fn run_enables(e: &Enable, yes: bool, json: bool) -> Vec<EnableRun> {
             });
             continue;
         }
-        let (exit, captured) = match capture_stdout(|| crate::enable::run_enable(&args)) {
-            Ok(r) => r,
-            Err(m) => (Exit::Failed, m),
+        let (exit, report) = match crate::enable::enable_report(&args) {
+            Ok((exit, report)) => (exit, Some(report)),
+            Err(exit) => (exit, None),
         };
-        let report: Option<serde_json::Value> = serde_json::from_str(&captured).ok();
         let status = report
             .as_ref()
             .and_then(|r| r["status"].as_str())
@@ -1167,33 +1166,14 @@ pub fn run_enables(e: &Enable, yes: bool, json: bool) -> Vec<EnableRun> {
             container: c.clone(),
             status,
             command,
-            message: report.is_none().then_some(captured),
+            message: report
+                .is_none()
+                .then(|| "enable could not start (see stderr)".to_string()),
             report,
             exit,
         });
     }
     out
-}
-
-/// Run `f` with stdout (fd 1) going to a pipe read by a thread; stdout is
-/// put back before this returns.
-fn capture_stdout(f: impl FnOnce() -> Exit) -> Result<(Exit, String), String> {
-    use std::io::{Read, Write};
-    let _ = std::io::stdout().flush();
-    let saved = nix::unistd::dup(std::io::stdout()).map_err(|e| format!("dup stdout: {e}"))?;
-    let (r, w) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::fs::File::from(r).read_to_string(&mut s);
-        s
-    });
-    nix::unistd::dup2_stdout(&w).map_err(|e| format!("dup2 stdout: {e}"))?;
-    drop(w);
-    let exit = f();
-    let _ = std::io::stdout().flush();
-    nix::unistd::dup2_stdout(&saved).map_err(|e| format!("restore stdout: {e}"))?;
-    let text = reader.join().unwrap_or_default();
-    Ok((exit, text))
 }
 
 #[cfg(test)]
