@@ -67,6 +67,48 @@ pub enum Command {
     /// The enabled containers: units, checkpoints (restorable here or why not), last boot
     #[command(after_help = STATUS_EXIT_CODES)]
     Status(StatusArgs),
+    /// Print the shell completion script for bash, zsh or fish to stdout
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Write the files the package ships that come from these definitions
+    /// (man pages, completions, systemd unit templates) into DIR (make deb,
+    /// make install)
+    #[command(hide = true)]
+    PackageFiles(PackageFilesArgs),
+}
+
+const COMPLETIONS_HELP: &str = "\
+Install (the .deb and make install do it for you):
+  bash  dockpoint completions bash > /usr/share/bash-completion/completions/dockpoint
+  zsh   dockpoint completions zsh > /usr/share/zsh/vendor-completions/_dockpoint
+  fish  dockpoint completions fish > /usr/share/fish/vendor_completions.d/dockpoint.fish
+Exit codes:
+  0  printed
+  1  the script could not be written to stdout
+  2  usage error: bad flags";
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Args, Debug)]
+pub struct PackageFilesArgs {
+    /// The directory to write into: man/, completions/, systemd/ (created)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// dockpoint's installed path, written into the systemd units
+    #[arg(long, value_name = "PATH", default_value = "/usr/bin/dockpoint")]
+    pub bin: String,
 }
 
 const ENABLE_EXIT_CODES: &str = "\

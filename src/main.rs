@@ -13,6 +13,8 @@ fn main() {
         Command::Enable(args) => dockpoint::enable::run_enable(args),
         Command::Disable(args) => dockpoint::enable::run_disable(args),
         Command::Status(args) => dockpoint::status::run(args),
+        Command::Completions(args) => dockpoint::completions::run(args),
+        Command::PackageFiles(args) => dockpoint::package_files::run(args),
     };
     std::process::exit(exit.code());
 }

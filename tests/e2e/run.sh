@@ -45,7 +45,14 @@ jget() { /usr/bin/python3 -c 'import json,sys; v=json.load(open(sys.argv[1])).ge
 step() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=[x for x in d["steps"] if x["id"]==sys.argv[2]][0]; v=s.get(sys.argv[3]); print("" if v is None else v)' "$1" "$2" "$3"; }
 
 # --- helpers on the booted host ------------------------------------------------
-install_dockpoint() { install -m 755 "$REPO/target/release/dockpoint" "$HOST_ROOT/usr/local/bin/dockpoint"; }
+# dockpoint from its Debian package (built once by main: make deb), as an
+# operator installs it: every case also tests the package.
+install_dockpoint() {
+    cp "$DEB" "$HOST_ROOT/var/tmp/dockpoint.deb"
+    local rc; rc=$(hx_rc dpkg -i /var/tmp/dockpoint.deb)
+    rm -f "$HOST_ROOT/var/tmp/dockpoint.deb"
+    expect_eq "$rc" 0 "dpkg -i dockpoint.deb"
+}
 # dockpoint inside the host; JSON report to $1, human logs to the case log; exit code echoed.
 dockpoint_json() {
     local out=$1; shift
@@ -861,8 +868,10 @@ for f in "$E2E_HERE"/cases/*.sh; do [ -e "$f" ] && source "$f"; done
 main() {
     local cases=("$@")
     [ ${#cases[@]} -gt 0 ] || cases=("${ALL_CASES[@]}")
-    log "building dockpoint (release)"
-    (cd "$REPO" && cargo build --release --locked -q)
+    log "building dockpoint (release) and its Debian package (make deb)"
+    make -C "$REPO" deb > "$E2E_LOG/make-deb.log" 2>&1 || { tail -n 20 "$E2E_LOG/make-deb.log" >&2; die "make deb failed"; }
+    DEB=$(ls -t "$REPO"/target/debian/dockpoint_*.deb | head -n 1)
+    log "installing $DEB ($(stat -c %s "$DEB") bytes) on every host"
     # The library's test binary, for the Engine API client against real dockerd.
     API_TESTS=$(cd "$REPO" && cargo test --locked --lib --no-run --message-format=json 2>/dev/null \
         | /usr/bin/python3 -c 'import json,sys
