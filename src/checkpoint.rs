@@ -475,9 +475,12 @@ fn create(
     Ok(())
 }
 
-/// SIGKILL to every process of the container's own cgroup (found from its
-/// init's `/proc/PID/cgroup`: the v2 line, else v1's freezer). Frozen
-/// processes die without running any code of their own. Only a cgroup
+/// SIGKILL to every process of the container's own cgroup but its init
+/// (found from the init's `/proc/PID/cgroup`: the v2 line, else v1's
+/// freezer). Frozen processes die without running any code of their own.
+/// The init is left to docker's kill, which marks the stop as manual before
+/// it signals: an init dying first could have a `--restart always`
+/// container restarted by docker (seen once on the e2e host). Only a cgroup
 /// whose path names the container's id is used: never a parent, never `/`.
 pub fn kill_cgroup_of(host: &Host, init_pid: i32, id: &str) -> usize {
     let Some(text) = host.fs.read_quiet(&format!("/proc/{init_pid}/cgroup")) else {
@@ -509,7 +512,7 @@ pub fn kill_cgroup_of(host: &Host, init_pid: i32, id: &str) -> usize {
     procs
         .lines()
         .filter_map(|l| l.trim().parse::<i32>().ok())
-        .filter(|&p| p > 1)
+        .filter(|&p| p > 1 && p != init_pid)
         .filter(|&p| {
             nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::SIGKILL).is_ok()
         })
@@ -901,6 +904,33 @@ mod tests {
         assert_eq!(child.try_wait().unwrap(), None, "not killed");
         child.kill().unwrap();
         child.wait().unwrap();
+        // The init itself is left to docker's kill, which marks the stop as
+        // manual first (else a --restart always container's init, dying
+        // here, could be restarted by docker before that kill arrives).
+        let line = format!("0::/system.slice/docker-{id}.scope\n");
+        let dir = format!("sys/fs/cgroup/system.slice/docker-{id}.scope");
+        let (root, mut child, host) = rig(&line, std::slice::from_ref(&dir));
+        let mut init = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        let init_pid = init.id() as i32;
+        std::fs::create_dir_all(root.path().join(format!("proc/{init_pid}"))).unwrap();
+        std::fs::write(root.path().join(format!("proc/{init_pid}/cgroup")), &line).unwrap();
+        std::fs::write(
+            root.path().join(&dir).join("cgroup.procs"),
+            format!("{init_pid}\n{}\n", child.id()),
+        )
+        .unwrap();
+        assert_eq!(kill_cgroup_of(&host, init_pid, id), 1);
+        assert_eq!(child.wait().unwrap().signal(), Some(9));
+        assert_eq!(
+            init.try_wait().unwrap(),
+            None,
+            "the init is not killed here"
+        );
+        init.kill().unwrap();
+        init.wait().unwrap();
     }
 
     #[test]
