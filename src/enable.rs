@@ -32,6 +32,10 @@ pub struct Facts {
     pub bin: String,
     /// Each unit file dockpoint may write, with its content now.
     pub current: Vec<(String, Option<String>)>,
+    /// The templates a package installed (file name, content), the first
+    /// found in systemd's order: not copied to /etc when they are what
+    /// enable would write.
+    pub vendor: Vec<(String, String)>,
     /// /etc/criu/runc.conf now (None: absent; Err: unreadable).
     pub runc_conf: Result<Option<String>, String>,
     /// The container's established connections to other hosts (not
@@ -230,6 +234,13 @@ pub fn plan(f: &Facts, flags: &Flags) -> Plan {
             .iter()
             .find(|(p, _)| p == &path)
             .and_then(|(_, c)| c.clone());
+        let packaged = f
+            .vendor
+            .iter()
+            .any(|(file, text)| path == format!("{UNIT_DIR}/{file}") && text == &content);
+        if now.is_none() && packaged {
+            continue;
+        }
         if now.as_deref() != Some(content.as_str()) {
             wrote = true;
             changes.push(Change::Write { path, content });
@@ -370,7 +381,17 @@ pub fn observe(obs: &Observer, container: &str, flags: &Flags) -> Facts {
                 .collect()
         })
         .unwrap_or_default();
+    let vendor = [&RESTORE, &CHECKPOINT, &TIMER, &SHUTDOWN]
+        .iter()
+        .filter_map(|t| {
+            units::VENDOR_DIRS.iter().find_map(|d| {
+                let text = obs.host.fs.read_text(&format!("{d}/{}", t.file)).ok()??;
+                Some((t.file.to_string(), text))
+            })
+        })
+        .collect();
     Facts {
+        vendor,
         runc_conf: obs
             .host
             .fs
@@ -673,7 +694,7 @@ pub fn run_disable(args: &DisableArgs) -> Exit {
     let mut changes = Vec::new();
     let instances: Vec<String> = [&TIMER, &RESTORE, &SHUTDOWN]
         .iter()
-        .filter(|t| obs.host.fs.is_file(&format!("{UNIT_DIR}/{}", t.file)))
+        .filter(|t| units::installed(&obs.host.fs, t.file))
         .map(|t| units::instance(t, &esc))
         .collect();
     if !instances.is_empty() {
@@ -808,6 +829,7 @@ mod tests {
             open_files: Some(Vec::new()),
             bin: "/usr/bin/dockpoint".into(),
             current: Vec::new(),
+            vendor: Vec::new(),
             runc_conf: Ok(Some("tcp-established\n".into())),
             outside: Vec::new(),
         }
@@ -953,6 +975,32 @@ mod tests {
             "write /etc/systemd/system/dockpoint-checkpoint@bela.timer.d/dockpoint.conf"
         );
         assert_eq!(other[1], "systemctl daemon-reload");
+    }
+
+    #[test]
+    fn templates_a_package_installed_are_not_copied_to_etc() {
+        let mut f = facts("host", "no", "26.1.5");
+        f.vendor = vec![
+            (
+                RESTORE.file.to_string(),
+                units::render(&RESTORE, "/usr/bin/dockpoint"),
+            ),
+            // Another binary's path: enable writes its own copy.
+            (
+                SHUTDOWN.file.to_string(),
+                units::render(&SHUTDOWN, "/opt/old/dockpoint"),
+            ),
+        ];
+        let got = runs(&plan(&f, &flags(None, true, true)));
+        assert!(
+            !got.contains(&"write /etc/systemd/system/dockpoint-restore@.service".to_string()),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&"write /etc/systemd/system/dockpoint-shutdown@.service".to_string()),
+            "{got:?}"
+        );
+        assert!(got.contains(&"systemctl enable dockpoint-restore@bela.service".to_string()));
     }
 
     #[test]

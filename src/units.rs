@@ -6,6 +6,17 @@
 
 /// Where dockpoint writes its units (the administrator's directory).
 pub const UNIT_DIR: &str = "/etc/systemd/system";
+/// Where a package (`make deb`: /usr/lib; `make install`: /usr/local/lib)
+/// ships the templates, in systemd's order of precedence after /etc.
+pub const VENDOR_DIRS: &[&str] = &["/usr/local/lib/systemd/system", "/usr/lib/systemd/system"];
+
+/// Whether `file` (a template) is installed: dockpoint's own copy in
+/// [`UNIT_DIR`] or a package's.
+pub fn installed(fs: &crate::rootfs::Root, file: &str) -> bool {
+    std::iter::once(UNIT_DIR)
+        .chain(VENDOR_DIRS.iter().copied())
+        .any(|d| fs.is_file(&format!("{d}/{file}")))
+}
 
 /// One unit template.
 pub struct Template {
