@@ -36,7 +36,7 @@ bench: build
 
 # setup --yes on a fresh Debian 13 host against a shell script doing the same.
 bench-e2e:
-	tests/e2e/run.sh bench_setup_vs_script bench_doctor bench_checkpoint
+	tests/e2e/run.sh bench_setup_vs_script bench_doctor bench_checkpoint bench_boot
 
 # The main job: configure this host (as root).
 setup: build

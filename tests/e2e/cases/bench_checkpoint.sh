@@ -114,14 +114,15 @@ EOF
     chmod 755 "$HOST_ROOT/opt/e2e/big/app"
 }
 
-# e2e/big: the root's busybox with the applets the application uses.
-bcp_big_image() {
+# e2e/big: the root's busybox with the applets the application uses, and
+# the further APPLETs named (bench_boot's listener).
+bcp_big_image() { # [APPLET...]
     hx sh -c 'set -e
         d=/opt/e2e/big
         cp /bin/busybox $d/bin/busybox
-        for l in sh sleep cat echo head base64 md5sum rm mv date; do ln -sf busybox $d/bin/$l; done
+        for l in sh sleep cat echo head base64 md5sum rm mv date "$@"; do ln -sf busybox $d/bin/$l; done
         tar -C $d -cf /opt/e2e/big.tar .
-        docker import /opt/e2e/big.tar e2e/big >/dev/null'
+        docker import /opt/e2e/big.tar e2e/big >/dev/null' sh "$@"
 }
 
 # hyperfine, inside the host, of docker's command A against dockpoint's B,
