@@ -117,11 +117,6 @@ pub fn line(
     m
 }
 
-/// Whether a file of `size` bytes is rotated before `incoming` more. Pure.
-pub fn must_rotate(size: u64, incoming: u64, limit: u64) -> bool {
-    size > 0 && size + incoming > limit
-}
-
 /// Say where the log is (stderr: stdout may carry JSON).
 pub fn say(written: &Option<Result<String, String>>) {
     match written {
@@ -162,6 +157,7 @@ mod tests {
 
     #[test]
     fn rotation_happens_only_when_the_next_write_would_pass_the_limit() {
+        use crate::fsio::must_rotate;
         assert!(
             !must_rotate(0, 5000, 100),
             "an empty file is written even when the lines are larger"

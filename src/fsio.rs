@@ -193,6 +193,12 @@ fn changed_meanwhile(shown: &str) -> anyhow::Error {
     )
 }
 
+/// Whether a file of `size` bytes is rotated before `incoming` more: only
+/// when that would pass `limit`, and never an empty one. Pure.
+pub fn must_rotate(size: u64, incoming: u64, limit: u64) -> bool {
+    size > 0 && size + incoming > limit
+}
+
 /// Append `bytes` to the host file `abs` (created 0640, never through a
 /// link) in one write, under an exclusive lock. Before the write, a file
 /// that would pass `limit` is rotated: `abs.1` .. `abs.KEEP`, newest first.
@@ -230,7 +236,7 @@ pub fn append_rotating(
     };
     let mut f = open()?;
     let size = nix::sys::stat::fstat(&*f).map_or(0, |st| st.st_size as u64);
-    if crate::changelog::must_rotate(size, bytes.len() as u64, limit) {
+    if must_rotate(size, bytes.len() as u64, limit) {
         for n in (1..keep).rev() {
             let _ = nix::fcntl::renameat(
                 dir,
