@@ -1005,9 +1005,23 @@ fn apply(
                     Err(why) => report.warnings.push(why),
                 }
             } else if let Some(p) = restore_log_named(&msg) {
-                report.warnings.push(format!(
-                    "CRIU's restore log {p} was removed with the task before it could be read"
-                ));
+                // Not where it was watched: the one docker names, if it is
+                // still there.
+                match obs.host.fs.read(&p, 64 << 20).ok().flatten() {
+                    Some(bytes) => {
+                        match crate::workflow::keep_log(&obs.host, &bytes, &c, name, "restore.log")
+                        {
+                            Ok(kept) => {
+                                report.criu_log = Some(kept.clone());
+                                logs.push(kept);
+                            }
+                            Err(why) => report.warnings.push(why),
+                        }
+                    }
+                    None => report.warnings.push(format!(
+                        "CRIU's restore log {p} was removed with the task before it could be read"
+                    )),
+                }
             }
             report.diagnoses = crate::explain::explain_text(&obs.host, &msg, &logs).diagnoses;
             // Never half-restored: whatever docker left running is stopped.
