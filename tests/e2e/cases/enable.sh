@@ -140,6 +140,7 @@ case_d13_reboot_tcp() {
     # not found and only docker's generic message was left).
     case $last in *"Can't bind inet socket"*) expect_in "$last" "address changed" "the reason" ;; *) log "the reason has no CRIU line: $last" ;; esac
     log "without tcp-close: $last"
+    hx journalctl -u dockpoint-restore@app2.service -o cat --no-pager >>"$E2E_LOG/$CASE.log" 2>&1 || true
     hx dockpoint status app2 > "$CAPTURE/d13-status-tcp-cold.txt" 2>&1 || true
     # With --tcp-close: the same reboot restores. app2 again on the bottom
     # address (the squatter stopped: `always` starts it again at boot).
