@@ -317,22 +317,6 @@ fn a_bad_file_to_save_into_exits_2_before_anything_is_done() {
     assert_eq!(fs::read_to_string(&f).unwrap(), bad);
 }
 
-/// setup at a pseudo-terminal, as a person answers it.
-fn at_terminal(r: &Root, extra: &[&str]) -> rexpect::session::PtySession {
-    let mut cmd = std::process::Command::new("sh");
-    cmd.args(["-c", "\"$0\" \"$@\"; echo \"exit=$?\"", BIN])
-        .args([
-            "setup",
-            "--root",
-            r.dir.path().to_str().unwrap(),
-            "--no-install",
-        ])
-        .args(extra)
-        .env("NO_COLOR", "1")
-        .env("TERM", "xterm");
-    rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty")
-}
-
 fn exit_code(p: &mut rexpect::session::PtySession) -> i32 {
     let (_, m) = p.exp_regex("exit=[0-9]+").expect("exit code");
     p.exp_eof().expect("eof");
@@ -344,7 +328,7 @@ fn save_config_keeps_the_answers_given_at_the_prompts_and_a_cancel_writes_none()
     let r = Root::new();
     let f = r.dir.path().with_extension("prompted.toml");
     let _c = Cleanup(vec![f.clone()]);
-    let mut p = at_terminal(&r, &["--save-config", f.to_str().unwrap()]);
+    let mut p = setup_at_terminal(&r, &["--save-config", f.to_str().unwrap()]);
     p.exp_string("2) ghost-limit 100M").unwrap();
     p.exp_string("numbers, or Enter for none").unwrap();
     p.send_line("2").unwrap();
@@ -364,7 +348,7 @@ fn save_config_keeps_the_answers_given_at_the_prompts_and_a_cancel_writes_none()
     // A cancel: nothing is written, not even the answers.
     let r2 = Root::new();
     let g = r2.dir.path().with_extension("cancelled.toml");
-    let mut p = at_terminal(&r2, &["--save-config", g.to_str().unwrap()]);
+    let mut p = setup_at_terminal(&r2, &["--save-config", g.to_str().unwrap()]);
     p.exp_string("numbers, or Enter for none").unwrap();
     p.send_line("2").unwrap();
     p.exp_string("3) Cancel").unwrap();

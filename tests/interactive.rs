@@ -5,23 +5,6 @@
 
 mod common;
 use common::*;
-use rexpect::session::spawn_command;
-
-fn session(r: &Root, extra: &[&str]) -> rexpect::session::PtySession {
-    // sh reports the exit code on the terminal once dockpoint has exited.
-    let mut cmd = std::process::Command::new("sh");
-    cmd.args(["-c", "\"$0\" \"$@\"; echo \"exit=$?\"", BIN])
-        .args([
-            "setup",
-            "--root",
-            r.dir.path().to_str().unwrap(),
-            "--no-install",
-        ])
-        .args(extra)
-        .env("NO_COLOR", "1")
-        .env("TERM", "xterm");
-    spawn_command(cmd, Some(20_000)).expect("spawn in a pty")
-}
 
 /// Answer the prompt that has appeared with a line.
 fn answer(p: &mut rexpect::session::PtySession, line: &str) {
@@ -51,7 +34,7 @@ fn exit_code(p: &mut rexpect::session::PtySession) -> i32 {
 #[test]
 fn answer_yes_applies_the_plan() {
     let r = Root::new();
-    let mut p = session(&r, &[]);
+    let mut p = setup_at_terminal(&r, &[]);
     p.exp_string("Host: Debian GNU/Linux 13 (trixie)").unwrap();
     no_extra_options(&mut p);
     p.exp_string("+tcp-established").unwrap();
@@ -69,7 +52,7 @@ fn answer_yes_applies_the_plan() {
 #[test]
 fn bela_options_can_be_picked_by_number() {
     let r = Root::new();
-    let mut p = session(&r, &[]);
+    let mut p = setup_at_terminal(&r, &[]);
     p.exp_string("Also add these CRIU options").unwrap();
     p.exp_string("2) ghost-limit 100M").unwrap();
     p.exp_string("3) tcp-close").unwrap();
@@ -90,7 +73,7 @@ fn the_menu_takes_its_numbers_and_cancel_changes_nothing() {
     let r = Root::new();
     r.write("/etc/docker/daemon.json", "{\"debug\": true}\n");
     let before = r.snapshot();
-    let mut p = session(&r, &[]);
+    let mut p = setup_at_terminal(&r, &[]);
     no_extra_options(&mut p);
     apply_menu(&mut p);
     answer(&mut p, "7"); // not a choice: asked again
@@ -105,7 +88,7 @@ fn the_menu_takes_its_numbers_and_cancel_changes_nothing() {
 fn ctrl_c_at_a_prompt_cancels_and_restores_the_cursor() {
     let r = Root::new();
     let before = r.snapshot();
-    let mut p = session(&r, &[]);
+    let mut p = setup_at_terminal(&r, &[]);
     no_extra_options(&mut p);
     apply_menu(&mut p);
     p.send_control('c').unwrap();
@@ -119,7 +102,7 @@ fn ctrl_c_at_a_prompt_cancels_and_restores_the_cursor() {
 fn review_each_step() {
     let r = Root::new();
     r.write("/etc/docker/daemon.json", "{\"debug\": true}\n");
-    let mut p = session(&r, &[]);
+    let mut p = setup_at_terminal(&r, &[]);
     no_extra_options(&mut p);
     apply_menu(&mut p);
     answer(&mut p, "2"); // Review each step
@@ -139,7 +122,7 @@ fn review_each_step() {
 fn a_repair_is_asked_for_and_defaults_to_no() {
     let r = Root::new();
     r.write("/etc/criu/runc.conf", "tcp-established\r\n");
-    let mut p = session(&r, &[]);
+    let mut p = setup_at_terminal(&r, &[]);
     no_extra_options(&mut p);
     p.exp_string("Repair it: convert the line endings to LF?")
         .unwrap();
@@ -150,7 +133,7 @@ fn a_repair_is_asked_for_and_defaults_to_no() {
     assert_eq!(exit_code(&mut p), 1);
     assert_eq!(r.read("/etc/criu/runc.conf"), "tcp-established\r\n");
 
-    let mut p = session(&r, &[]);
+    let mut p = setup_at_terminal(&r, &[]);
     no_extra_options(&mut p);
     p.exp_string("Repair it: convert the line endings to LF?")
         .unwrap();

@@ -196,3 +196,21 @@ pub fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// `dockpoint setup --root DIR --no-install EXTRA...` at a pseudo-terminal,
+/// as a person answers it; sh reports the exit code on the terminal
+/// (`exit=N`) once dockpoint has exited.
+pub fn setup_at_terminal(r: &Root, extra: &[&str]) -> rexpect::session::PtySession {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", "\"$0\" \"$@\"; echo \"exit=$?\"", BIN])
+        .args([
+            "setup",
+            "--root",
+            r.dir.path().to_str().unwrap(),
+            "--no-install",
+        ])
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn in a pty")
+}
