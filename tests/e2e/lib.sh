@@ -12,6 +12,21 @@ E2E_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Bump when the way roots are prepared changes, so cached roots are rebuilt.
 E2E_ROOT_VERSION=3
 
+# This run's tag in the names of its hosts' cgroups: two runs (each with its
+# own E2E_WORK) never touch each other's hosts, even for cases of one name.
+E2E_RUN=$(printf '%s' "$E2E_WORK" | md5sum | cut -c1-8)
+# The cgroup of host NAME of this run.
+host_cg() {
+    local base=/sys/fs/cgroup/unified
+    [ -d "$base" ] || base=/sys/fs/cgroup
+    echo "$base/dockpoint-e2e-$E2E_RUN-$1"
+}
+# Every host cgroup of this run.
+run_cgs() {
+    local cg; for cg in "$(dirname "$(host_cg x)")"/dockpoint-e2e-"$E2E_RUN"-*; do [ -d "$cg" ] && echo "$cg"; done
+    return 0
+}
+
 log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
 
@@ -131,8 +146,7 @@ fresh_root() {
 # HOST_INIT, HOST_CG; starts the apt bridge.
 boot_host() {
     HOST_ROOT=$1 HOST_INIT=$2 HOST_NAME=$3
-    HOST_CG=/sys/fs/cgroup/unified/dockpoint-e2e-$HOST_NAME
-    [ -d /sys/fs/cgroup/unified ] || HOST_CG=/sys/fs/cgroup/dockpoint-e2e-$HOST_NAME
+    HOST_CG=$(host_cg "$HOST_NAME")
     mkdir -p "$E2E_LOG"
     [ -d "$HOST_CG" ] && cg_remove "$HOST_CG"
     mkdir "$HOST_CG"

@@ -26,7 +26,7 @@ cleanup_all() {
             && kill "$p" 2>/dev/null || true
     done < "$E2E_WORK/pids"
     # Only this run's hosts: another run (its own E2E_WORK) may be booting its own.
-    for cg in ${RUN_CASES:-}; do kill_cgroup "/sys/fs/cgroup/unified/dockpoint-e2e-$cg"; done
+    for cg in $(run_cgs); do kill_cgroup "$cg"; done
     rm -rf "$E2E_WORK/hosts"
 }
 trap cleanup_all EXIT
@@ -903,13 +903,13 @@ for l in sys.stdin:
             failed=$((failed + 1)); names+=("$CASE"); log "FAIL $CASE ($((SECONDS - t0))s): $(tail -n 5 "$E2E_LOG/$CASE.log" | tr '\n' ' ')"
         fi
         # Safety net: whatever is left in this case's own cgroup is ours.
-        kill_cgroup "/sys/fs/cgroup/unified/dockpoint-e2e-$CASE"
+        kill_cgroup "$(host_cg "$CASE")"
         rm -rf "$E2E_WORK/hosts/$CASE"
     done
     # The harness leaves the machine as it found it.
     CASE=machine_unchanged
     local sysctl_after; sysctl_after=$(sysctl_snapshot)
-    local leftover=; for cg in $RUN_CASES; do [ -d "/sys/fs/cgroup/unified/dockpoint-e2e-$cg" ] && leftover="$leftover $cg"; done
+    local leftover; leftover=$(run_cgs | tr '\n' ' ')
     if [ "$sysctl_before" = "$sysctl_after" ] && [ -z "$leftover" ]; then
         passed=$((passed + 1)); log "ok   machine_unchanged"
     else
