@@ -117,12 +117,20 @@ pub fn line(
     m
 }
 
-/// Say where the log is (stderr: stdout may carry JSON).
-pub fn say(written: &Option<Result<String, String>>) {
-    match written {
-        Some(Ok(path)) => crate::ui::info(&format!("change log: {path}")),
-        Some(Err(e)) => crate::ui::info(e),
-        None => {}
+impl Run {
+    /// Write the run's lines and say where (stderr: stdout may carry JSON),
+    /// or why not. The path written, for the report.
+    pub fn finish(&self, host: &Host, exit: Exit) -> Option<String> {
+        match self.write(host, exit)? {
+            Ok(path) => {
+                crate::ui::info(&format!("change log: {path}"));
+                Some(path)
+            }
+            Err(e) => {
+                crate::ui::info(&e);
+                None
+            }
+        }
     }
 }
 

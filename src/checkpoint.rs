@@ -583,11 +583,7 @@ fn finish(
         Exit::Failed
     };
     if let Some((host, leave_running)) = log {
-        let written = change_log(&report, leave_running).write(host, exit);
-        if let Some(Ok(p)) = &written {
-            report.change_log = Some(p.clone());
-        }
-        crate::changelog::say(&written);
+        report.change_log = change_log(&report, leave_running).finish(host, exit);
     }
     if json {
         ui::print_json(&report)

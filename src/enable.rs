@@ -83,7 +83,7 @@ pub const TCP_CLOSE_WHY: &str = "connections to other hosts cannot survive a reb
 
 /// Whether runc.conf sets tcp-close now (false when absent or unreadable).
 fn has_tcp_close(f: &Facts) -> bool {
-    matches!(&f.runc_conf, Ok(Some(t)) if matches!(runc_conf::effective(t, "tcp-close"), Ok(Some(_))))
+    matches!(&f.runc_conf, Ok(Some(t)) if runc_conf::flag_on(t, "tcp-close") == Some(true))
 }
 
 /// The one-line advice when tcp-close was neither asked for nor refused.
@@ -596,15 +596,11 @@ fn apply_one(obs: &Observer, container: &str, c: &Change) -> Result<Option<Strin
             old,
             new,
         } => {
-            let validate = |_: &str, b: &[u8]| -> anyhow::Result<()> {
-                let text = std::str::from_utf8(b)?;
-                for name in add.iter().map(String::as_str).chain(["tcp-established"]) {
-                    if runc_conf::effective(text, name)?.is_none() {
-                        anyhow::bail!("the new {path} does not set {name}");
-                    }
-                }
-                Ok(())
-            };
+            let want: Vec<CriuOption> = std::iter::once("tcp-established")
+                .chain(add.iter().map(String::as_str))
+                .map(CriuOption::flag)
+                .collect();
+            let validate = |_: &str, b: &[u8]| runc_conf::check_in_effect(&want, b);
             crate::fsio::write_file(
                 &obs.host,
                 path,
@@ -625,11 +621,7 @@ fn conclude(mut report: Report, log: Option<(&Host, &crate::changelog::Run)>) ->
         _ => Exit::Failed,
     };
     if let Some((host, log)) = log {
-        let written = log.write(host, exit);
-        if let Some(Ok(p)) = &written {
-            report.change_log = Some(p.clone());
-        }
-        crate::changelog::say(&written);
+        report.change_log = log.finish(host, exit);
     }
     (exit, report)
 }

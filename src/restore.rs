@@ -996,32 +996,28 @@ fn apply(
                 .map(str::to_owned)
                 .unwrap_or_else(|| e.to_string());
             let mut logs = Vec::new();
-            if let Some(l) = &log {
-                match crate::workflow::keep_log(&obs.host, l.as_bytes(), &c, name, "restore.log") {
-                    Ok(kept) => {
-                        report.criu_log = Some(kept.clone());
-                        logs.push(kept);
-                    }
-                    Err(why) => report.warnings.push(why),
-                }
-            } else if let Some(p) = restore_log_named(&msg) {
-                // Not where it was watched: the one docker names, if it is
-                // still there.
-                match obs.host.fs.read(&p, 64 << 20).ok().flatten() {
-                    Some(bytes) => {
-                        match crate::workflow::keep_log(&obs.host, &bytes, &c, name, "restore.log")
-                        {
-                            Ok(kept) => {
-                                report.criu_log = Some(kept.clone());
-                                logs.push(kept);
-                            }
-                            Err(why) => report.warnings.push(why),
+            // The log watched, else the one docker names if still there.
+            let named = restore_log_named(&msg);
+            let bytes = match log {
+                Some(l) => Some(l.into_bytes()),
+                None => named
+                    .as_deref()
+                    .and_then(|p| obs.host.fs.read(p, 64 << 20).ok().flatten()),
+            };
+            match (bytes, named) {
+                (Some(b), _) => {
+                    match crate::workflow::keep_log(&obs.host, &b, &c, name, "restore.log") {
+                        Ok(kept) => {
+                            report.criu_log = Some(kept.clone());
+                            logs.push(kept);
                         }
+                        Err(why) => report.warnings.push(why),
                     }
-                    None => report.warnings.push(format!(
-                        "CRIU's restore log {p} was removed with the task before it could be read"
-                    )),
                 }
+                (None, Some(p)) => report.warnings.push(format!(
+                    "CRIU's restore log {p} was removed with the task before it could be read"
+                )),
+                (None, None) => {}
             }
             report.diagnoses = crate::explain::explain_text(&obs.host, &msg, &logs).diagnoses;
             // Never half-restored: whatever docker left running is stopped.
@@ -1188,11 +1184,7 @@ fn finish(json: bool, mut report: Report, started: Instant, host: &Host) -> Exit
     } else {
         Exit::Failed
     };
-    let written = change_log(&report).write(host, exit);
-    if let Some(Ok(p)) = &written {
-        report.change_log = Some(p.clone());
-    }
-    crate::changelog::say(&written);
+    report.change_log = change_log(&report).finish(host, exit);
     if json {
         ui::print_json(&report)
     } else {

@@ -641,6 +641,28 @@ pub fn ensure_options(text: &str, want: &[CriuOption], repair: bool) -> Result<E
     Ok(Edit { text: out, notes })
 }
 
+/// Every option of `want` in effect in `bytes` (a candidate runc.conf), as
+/// asked: a flag on, a value equal; else which one is not.
+pub fn check_in_effect(want: &[CriuOption], bytes: &[u8]) -> anyhow::Result<()> {
+    let text = std::str::from_utf8(bytes)?;
+    for opt in want {
+        let eff = effective(text, &opt.name)?;
+        let ok = match &opt.value {
+            None => eff.is_some(),
+            Some(v) => eff.as_ref() == Some(v),
+        };
+        if !ok {
+            anyhow::bail!("`{opt}` is not in effect in the new runc.conf");
+        }
+    }
+    Ok(())
+}
+
+/// Whether `text` turns the flag `name` on (`None`: the file does not parse).
+pub fn flag_on(text: &str, name: &str) -> Option<bool> {
+    effective(text, name).ok().map(|v| v.is_some())
+}
+
 /// What CRIU would make of the file: the effective value of each option
 /// (for booleans `Some("")` when on, `None` when off or absent).
 pub fn effective(text: &str, name: &str) -> Result<Option<String>, ConfError> {
@@ -975,6 +997,33 @@ mod tests {
 
     /// getopt gives an optional argument only as `name=value`: in
     /// `cpu-cap fpu` the `fpu` is a stray word and cpu-cap has no value.
+    #[test]
+    fn a_candidate_passes_only_with_every_wanted_option_in_effect() {
+        let want = [
+            CriuOption::flag("tcp-established"),
+            CriuOption::parse("ghost-limit 100M").unwrap(),
+        ];
+        assert!(check_in_effect(&want, b"tcp-established\nghost-limit 100M\n").is_ok());
+        for bad in [
+            &b"ghost-limit 100M\n"[..],
+            b"tcp-established\nno-tcp-established\nghost-limit 100M\n",
+            b"tcp-established\nghost-limit 1M\n",
+            b"tcp-established\n\xff\n",
+        ] {
+            assert!(
+                check_in_effect(&want, bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(flag_on("tcp-close\n", "tcp-close"), Some(true));
+        assert_eq!(
+            flag_on("tcp-close\nno-tcp-close\n", "tcp-close"),
+            Some(false)
+        );
+        assert_eq!(flag_on("--tcp-close\n", "tcp-close"), None);
+    }
+
     #[test]
     fn effective_reads_optional_arguments_like_getopt() {
         assert_eq!(

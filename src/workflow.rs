@@ -131,9 +131,7 @@ pub struct Record {
 pub fn tcp_close_set(host: &crate::host::Host) -> Option<bool> {
     match host.fs.read_text(crate::observe::RUNC_CONF) {
         Ok(None) => Some(false),
-        Ok(Some(t)) => crate::runc_conf::effective(&t, "tcp-close")
-            .ok()
-            .map(|v| v.is_some()),
+        Ok(Some(t)) => crate::runc_conf::flag_on(&t, "tcp-close"),
         Err(_) => None,
     }
 }

@@ -419,7 +419,7 @@ pub fn run(given: &SetupArgs) -> Exit {
             &extras,
         )
     };
-    crate::changelog::say(&log.write(&obs.host, steps_exit));
+    log.finish(&obs.host, steps_exit);
     exit = worst(exit, steps_exit);
     for e in &extras.enable {
         exit = worst(exit, e.exit);

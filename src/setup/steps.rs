@@ -8,7 +8,7 @@ use crate::daemon_json::{self, DaemonInputs};
 use crate::edit::{Edit, EditError};
 use crate::host::{Cmd, Host};
 use crate::observe::FileFact;
-use crate::runc_conf::{self, CriuOption};
+use crate::runc_conf;
 use anyhow::{Result, bail};
 
 /// A setup step: its id and its planner.
@@ -151,7 +151,7 @@ fn plan_daemon_json(facts: &Facts, flags: &Flags, _: &[PlannedStep]) -> PlannedS
 pub fn validate(host: &Host, v: &Validation, tmp: &str, bytes: &[u8]) -> Result<()> {
     match v {
         Validation::None => Ok(()),
-        Validation::RuncConf(want) => validate_runc_conf(want, bytes),
+        Validation::RuncConf(want) => runc_conf::check_in_effect(want, bytes),
         Validation::DaemonJson {
             experimental_flag,
             dockerd,
@@ -184,21 +184,6 @@ pub fn validate(host: &Host, v: &Validation, tmp: &str, bytes: &[u8]) -> Result<
             Ok(())
         }
     }
-}
-
-fn validate_runc_conf(want: &[CriuOption], bytes: &[u8]) -> Result<()> {
-    let text = std::str::from_utf8(bytes)?;
-    for opt in want {
-        let eff = runc_conf::effective(text, &opt.name)?;
-        let ok = match &opt.value {
-            None => eff.is_some(),
-            Some(v) => eff.as_ref() == Some(v),
-        };
-        if !ok {
-            bail!("`{opt}` is not in effect in the new runc.conf");
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
