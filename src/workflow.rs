@@ -16,10 +16,7 @@ pub const RECORDS: &str = "/var/lib/dockpoint/checkpoints";
 
 /// docker's rule for checkpoint names (one path component since moby#53377).
 pub fn valid_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if name.len() >= 2 && first_ok && rest_ok {
+    if name.len() >= 2 && docker_name_chars(name) {
         Ok(())
     } else {
         Err(format!(
@@ -91,6 +88,14 @@ pub fn verdict(checks: &[CheckResult]) -> Verdict {
     } else {
         Verdict::Warn(warn)
     }
+}
+
+/// Docker's characters for a container or checkpoint name: a letter or
+/// digit, then letters, digits, `_`, `.` and `-`.
+pub fn docker_name_chars(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 /// The facts a later restore compares with (recorded beside the checkpoint).

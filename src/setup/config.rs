@@ -575,13 +575,6 @@ fn names_a_check(id: &str) -> bool {
             .any(|c| c.id == p || c.id.starts_with(&format!("{p}.")))
 }
 
-/// A container name or id as docker takes it.
-fn container_name_ok(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
 fn parse_enable(c: &Ctx, g: &Got) -> Result<Enable, ConfigError> {
     let Some(t) = g.item.as_table_like() else {
         return Err(c.err(
@@ -602,7 +595,7 @@ fn parse_enable(c: &Ctx, g: &Got) -> Result<Enable, ConfigError> {
                 let list = s.strings(c, "[\"bela\"]")?;
                 let mut names: Vec<String> = Vec::new();
                 for (n, span) in list {
-                    if !container_name_ok(&n) {
+                    if !crate::workflow::docker_name_chars(&n) {
                         return Err(c.err(
                             span,
                             &s.key,
